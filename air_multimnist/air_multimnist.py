@@ -1,0 +1,18 @@
+#!/usr/bin/env python3
+"""Attend-Infer-Repeat on multi-MNIST (Eslami et al. 2016): command-line entry point. `--help` lists the options."""
+
+import os
+import sys
+
+# This script shares its folder's name. Run from inside the folder (python3 air_multimnist.py),
+# Python puts the folder first on sys.path, and `import air_multimnist` would find this file
+# instead of the package. Drop the folder from sys.path so the installed package is found, with
+# the repository root as a fallback for a clone that was never pip-installed.
+_HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path[:] = [p for p in sys.path if os.path.abspath(p or os.curdir) != _HERE]
+sys.path.append(os.path.dirname(_HERE))
+
+from air_multimnist.cli import main  # noqa: E402
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,94 @@
+"""Pieces every paper CLI shares: argument types that reject bad input, the common flags, and a
+wrapper that turns user mistakes into a one-line message and exit code 2 (never a traceback)."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from typing import Callable, Sequence
+
+from common.runs import RunDirError
+from common.threads import DEFAULT_THREADS, set_blas_threads
+
+__all__ = ["positive_int", "nonneg_int", "positive_float", "probability", "add_common_args",
+           "UsageError", "run_main", "setup_threads", "placeholder_main"]
+
+
+class UsageError(ValueError):
+    """A mistake in what the user asked for; reported as 'error: ...' with exit code 2."""
+
+
+def _number(kind, text: str, name: str):
+    try:
+        return kind(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not {name}") from None
+
+
+def positive_int(text: str) -> int:
+    v = _number(int, text, "an integer")
+    if v < 1:
+        raise argparse.ArgumentTypeError(f"must be an integer >= 1, got {v}")
+    return v
+
+
+def nonneg_int(text: str) -> int:
+    v = _number(int, text, "an integer")
+    if v < 0:
+        raise argparse.ArgumentTypeError(f"must be an integer >= 0, got {v}")
+    return v
+
+
+def positive_float(text: str) -> float:
+    v = _number(float, text, "a number")
+    if not v > 0 or v != v or v == float("inf"):
+        raise argparse.ArgumentTypeError(f"must be a finite number > 0, got {text}")
+    return v
+
+
+def probability(text: str) -> float:
+    v = _number(float, text, "a number")
+    if not 0.0 <= v <= 1.0:
+        raise argparse.ArgumentTypeError(f"must be a probability in [0, 1], got {text}")
+    return v
+
+
+def add_common_args(parser: argparse.ArgumentParser, *, default_out: str) -> None:
+    """--seed, --quick, --out, --threads: the flags every paper CLI has."""
+    parser.add_argument("--seed", type=nonneg_int, default=0, help="random seed (default 0)")
+    parser.add_argument("--quick", action="store_true",
+                        help="tiny smoke-test configuration (seconds; numbers are not results)")
+    parser.add_argument("--out", default=default_out,
+                        help=f"output directory for run.json, weights and figures (default {default_out})")
+    parser.add_argument("--threads", type=positive_int, default=DEFAULT_THREADS,
+                        help=f"BLAS threads (default {DEFAULT_THREADS}; see python -m common.bench)")
+
+
+def run_main(main: Callable[[Sequence[str] | None], int], argv: Sequence[str] | None = None,
+             prog: str | None = None) -> int:
+    """Call ``main(argv)``; user mistakes become 'prog: error: ...' on stderr and exit code 2."""
+    prog = prog or sys.argv[0]
+    try:
+        return int(main(argv) or 0)
+    except (UsageError, RunDirError, FileNotFoundError) as e:
+        print(f"{prog}: error: {e}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print(f"{prog}: interrupted", file=sys.stderr)
+        return 130
+
+
+def setup_threads(n: int) -> None:
+    """Apply --threads (every CLI calls this before any numerical work)."""
+    set_blas_threads(n)
+
+
+def placeholder_main(prog: str, title: str, issue: int, argv: Sequence[str] | None = None) -> int:
+    """CLI of a paper that is not implemented yet: parses the common flags, says so, exits 1."""
+    parser = argparse.ArgumentParser(prog=prog, description=f"{title} (not yet implemented: issue #{issue})")
+    add_common_args(parser, default_out=f"runs/{prog.removesuffix('.py')}")
+    args = parser.parse_args(argv)
+    setup_threads(args.threads)
+    print(f"{prog}: {title} is not yet implemented (issue #{issue}); no model was trained and no "
+          f"numbers were produced.", file=sys.stderr)
+    return 1

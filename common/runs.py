@@ -1,0 +1,212 @@
+"""Run records: ``run.json`` (written atomically) plus model weights in an ``.npz`` beside it.
+
+Schema (version 1) of run.json, a JSON object:
+
+    schema_version  int, 1
+    paper           str, e.g. "neural_em_shapes"
+    command         str, the command line that produced the run
+    seed            int
+    config          object, the fully resolved configuration (dataclass fields)
+    environment     object, see ``environment()``: python, numpy, platform, cpu_count, blas
+                    (library, version, threads in use), git_commit, git_dirty
+    history         object of lists, e.g. {"step": [...], "train_loss": [...], "valid_ami": [...]}
+    metrics         object, test-set results, each name saying what it is (e.g. "test_ami_max")
+    baselines       object, non-learned baselines on the same test data
+    wall_time_s     float, seconds from start of the run to writing the record
+    weights         str or null, file name of the .npz beside run.json
+    notes           str, free text (e.g. "--quick: numbers are a smoke test, not results")
+    created         str, ISO-8601 UTC time stamp
+
+NaN and infinities (not valid JSON) are written as null.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import math
+import os
+import platform
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any, Mapping
+
+import numpy as np
+
+__all__ = ["SCHEMA_VERSION", "REQUIRED_KEYS", "RunDirError", "prepare_out_dir", "environment",
+           "to_jsonable", "atomic_write_json", "write_run", "read_run", "save_weights",
+           "load_weights"]
+
+SCHEMA_VERSION = 1
+REQUIRED_KEYS = ("schema_version", "paper", "seed", "config", "environment", "history", "metrics",
+                 "baselines", "wall_time_s")
+
+
+class RunDirError(ValueError):
+    """The output directory cannot be used (a user mistake: CLIs turn it into exit code 2)."""
+
+
+def prepare_out_dir(path) -> Path:
+    """Create ``path`` if needed and check it is a writable directory; returns it as a Path."""
+    p = Path(path).expanduser()
+    if p.exists() and not p.is_dir():
+        raise RunDirError(f"output path {str(p)!r} exists and is not a directory")
+    try:
+        p.mkdir(parents=True, exist_ok=True)
+        with tempfile.NamedTemporaryFile(dir=p, prefix=".write-test-"):
+            pass
+    except OSError as e:
+        raise RunDirError(f"cannot write to output directory {str(p)!r}: {e.strerror or e}") from None
+    return p
+
+
+def _git(*args: str) -> str | None:
+    try:
+        out = subprocess.run(["git", *args], cwd=Path(__file__).resolve().parent,
+                             capture_output=True, text=True, timeout=5)
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return out.stdout.strip() if out.returncode == 0 else None
+
+
+def environment() -> dict[str, Any]:
+    """Where and with what a run was made: interpreter, NumPy, BLAS and its threads, git state."""
+    from common.threads import blas_info
+    commit = _git("rev-parse", "HEAD")
+    status = _git("status", "--porcelain", "--untracked-files=no") if commit else None
+    return {
+        "python": sys.version.split()[0],
+        "numpy": np.__version__,
+        "platform": platform.platform(),
+        "machine": platform.machine(),
+        "cpu_count": os.cpu_count(),
+        "blas": [{"library": b.get("internal_api"), "version": b.get("version"),
+                  "threads": b.get("num_threads")} for b in blas_info()],
+        "git_commit": commit,
+        "git_dirty": bool(status) if status is not None else None,
+    }
+
+
+def to_jsonable(obj: Any) -> Any:
+    """Convert dataclasses, NumPy scalars/arrays, Paths and tuples to JSON types; NaN/inf -> None."""
+    if dataclasses.is_dataclass(obj) and not isinstance(obj, type):
+        obj = dataclasses.asdict(obj)
+    if isinstance(obj, Mapping):
+        return {str(k): to_jsonable(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [to_jsonable(v) for v in obj]
+    if isinstance(obj, np.ndarray):
+        return to_jsonable(obj.tolist())
+    if isinstance(obj, np.generic):
+        obj = obj.item()
+    if isinstance(obj, float):
+        return obj if math.isfinite(obj) else None
+    if isinstance(obj, Path):
+        return str(obj)
+    if obj is None or isinstance(obj, (bool, int, str)):
+        return obj
+    raise TypeError(f"cannot store a {type(obj).__name__} in run.json")
+
+
+def atomic_write_json(path, obj: Any) -> Path:
+    """Write JSON to a temp file in the same directory, fsync, then rename over ``path``.
+
+    A reader never sees a half-written file, even if the run is killed mid-write.
+    """
+    path = Path(path)
+    text = json.dumps(to_jsonable(obj), indent=2, allow_nan=False) + "\n"
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w") as f:
+            f.write(text)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+    return path
+
+
+def write_run(out_dir, *, paper: str, seed: int, config: Any, history: Mapping, metrics: Mapping,
+              baselines: Mapping, wall_time_s: float, weights: Mapping[str, np.ndarray] | None = None,
+              weights_name: str = "weights.npz", command: str | None = None, notes: str = "",
+              extra: Mapping | None = None) -> Path:
+    """Write ``out_dir/run.json`` (and ``out_dir/<weights_name>`` if weights are given).
+
+    Returns the path of run.json. ``extra`` adds further top-level keys (must not clash).
+    """
+    out = prepare_out_dir(out_dir)
+    record = {
+        "schema_version": SCHEMA_VERSION,
+        "paper": paper,
+        "command": command if command is not None else " ".join([Path(sys.argv[0]).name, *sys.argv[1:]]),
+        "seed": int(seed),
+        "config": config,
+        "environment": environment(),
+        "history": history,
+        "metrics": metrics,
+        "baselines": baselines,
+        "wall_time_s": float(wall_time_s),
+        "weights": None,
+        "notes": notes,
+        "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+    }
+    for k, v in (extra or {}).items():
+        if k in record:
+            raise ValueError(f"extra key {k!r} clashes with a schema key")
+        record[k] = v
+    if weights is not None:
+        save_weights(out / weights_name, weights)
+        record["weights"] = weights_name
+    return atomic_write_json(out / "run.json", record)
+
+
+def read_run(path) -> dict[str, Any]:
+    """Read a run.json (or the run.json inside a directory) and check its schema."""
+    p = Path(path)
+    if p.is_dir():
+        p = p / "run.json"
+    if not p.exists():
+        raise FileNotFoundError(f"no run record at {str(p)!r}")
+    try:
+        record = json.loads(p.read_text())
+    except json.JSONDecodeError as e:
+        raise ValueError(f"{str(p)!r} is not valid JSON: {e}") from None
+    if not isinstance(record, dict):
+        raise ValueError(f"{str(p)!r} does not hold a JSON object")
+    missing = [k for k in REQUIRED_KEYS if k not in record]
+    if missing:
+        raise ValueError(f"{str(p)!r} is missing run-record keys {missing}")
+    if record["schema_version"] != SCHEMA_VERSION:
+        raise ValueError(f"{str(p)!r} has schema version {record['schema_version']}, "
+                         f"this code reads version {SCHEMA_VERSION}")
+    return record
+
+
+def save_weights(path, weights: Mapping[str, np.ndarray]) -> Path:
+    """Save name -> array to an .npz atomically (names may contain '/')."""
+    path = Path(path)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".npz")
+    os.close(fd)
+    try:
+        np.savez(tmp, **{k: np.asarray(v) for k, v in weights.items()})
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+    return path
+
+
+def load_weights(path) -> dict[str, np.ndarray]:
+    """Load an .npz written by ``save_weights`` into a dict of arrays."""
+    p = Path(path)
+    if not p.exists():
+        raise FileNotFoundError(f"no weights file at {str(p)!r}")
+    with np.load(p, allow_pickle=False) as z:
+        return {k: z[k] for k in z.files}

@@ -1,0 +1,56 @@
+"""Non-learned baselines: correct on constructed cases, and at REFERENCE.md's level on shapes."""
+
+import numpy as np
+import pytest
+
+from common.baselines import connected_components, kmeans_coords, random_labels
+from common.metrics import grouping_score
+from common.shapes import make_shapes
+
+
+def test_kmeans_separates_distant_blobs():
+    img = np.zeros((2, 20, 20))
+    img[:, 1:4, 1:4] = 1
+    img[:, 15:19, 14:18] = 1
+    img[1, 1:4, 15:18] = 1
+    true = np.zeros((2, 20, 20), dtype=int)
+    true[:, 1:4, 1:4] = 1
+    true[:, 15:19, 14:18] = 2
+    true[1, 1:4, 15:18] = 3
+    pred = kmeans_coords(img, 3, np.random.default_rng(0))
+    assert (pred[img == 0] == 0).all() and (pred[img > 0] > 0).all()
+    # Image 1 has three blobs: a perfect score. Image 0 has two blobs and k=3: one blob is split.
+    _, per = grouping_score(true, pred)
+    assert per[1] == pytest.approx(1.0)
+
+
+def test_connected_components_on_known_image():
+    img = np.array([[[1, 1, 0, 0, 1],
+                     [0, 1, 0, 0, 1],
+                     [0, 0, 1, 0, 0],
+                     [1, 0, 0, 0, 0]]])
+    np.testing.assert_array_equal(connected_components(img, 4)[0],
+                                  [[1, 1, 0, 0, 2], [0, 1, 0, 0, 2], [0, 0, 3, 0, 0], [4, 0, 0, 0, 0]])
+    np.testing.assert_array_equal(connected_components(img, 8)[0],
+                                  [[1, 1, 0, 0, 2], [0, 1, 0, 0, 2], [0, 0, 1, 0, 0], [3, 0, 0, 0, 0]])
+
+
+def test_baselines_on_shapes_match_reference_levels():
+    # REFERENCE.md: k-means (K=3) on coordinates ~0.81, connected components ~0.53, random ~0.
+    d = make_shapes(300, np.random.default_rng(0))
+    rng = np.random.default_rng(1)
+    km, _ = grouping_score(d.labels, kmeans_coords(d.images, 3, rng))
+    cc, _ = grouping_score(d.labels, connected_components(d.images))
+    rnd, _ = grouping_score(d.labels, random_labels(d.images, 3, rng))
+    assert 0.76 < km < 0.87
+    assert 0.45 < cc < 0.60
+    assert abs(rnd) < 0.02
+
+
+def test_bad_input():
+    with pytest.raises(ValueError, match=r"\(B, H, W\)"):
+        kmeans_coords(np.zeros((4, 4)), 2, np.random.default_rng(0))
+    with pytest.raises(ValueError, match="positive integer"):
+        random_labels(np.zeros((1, 4, 4)), 0, np.random.default_rng(0))
+    with pytest.raises(ValueError, match="connectivity"):
+        connected_components(np.zeros((1, 4, 4)), 6)

@@ -1,0 +1,86 @@
+"""Adam against a hand-computed reference, and global-norm clipping."""
+
+import math
+
+import numpy as np
+import pytest
+
+from common.optim import Adam, clip_by_global_norm, global_norm
+
+
+def test_adam_matches_hand_computed_steps():
+    # Kingma & Ba Algorithm 1 worked by hand for a scalar, lr 0.1, gradients 0.5 then -1.
+    # step 1: m = 0.05, v = 0.00025, m_hat = 0.5, v_hat = 0.25 -> p = 1 - 0.1 * 0.5 / 0.5 = 0.9
+    # step 2: m = 0.9*0.05 - 0.1 = -0.055, v = 0.999*0.00025 + 0.001 = 0.00124975,
+    #         m_hat = -0.055 / 0.19, v_hat = 0.00124975 / 0.001999
+    m_hat = -0.055 / 0.19
+    v_hat = 0.00124975 / 0.001999
+    expected1 = 1.0 - 0.1 * 0.5 / (0.5 + 1e-8)  # eps = 1e-8 shifts step 1 by 2e-9
+    expected2 = expected1 - 0.1 * m_hat / (math.sqrt(v_hat) + 1e-8)
+    p = {"w": np.array([1.0])}
+    opt = Adam(lr=0.1)
+    opt.step(p, {"w": np.array([0.5])})
+    assert p["w"][0] == pytest.approx(expected1, abs=1e-12)
+    opt.step(p, {"w": np.array([-1.0])})
+    assert p["w"][0] == pytest.approx(expected2, abs=1e-12)
+    assert expected2 == pytest.approx(0.936610, abs=1e-6)
+    assert opt.t == 2
+
+
+def test_adam_keeps_state_per_name_and_dtype():
+    rng = np.random.default_rng(0)
+    p = {"a": rng.standard_normal(3).astype(np.float32), "b": rng.standard_normal((2, 2)).astype(np.float32)}
+    opt = Adam(lr=1e-2)
+    for _ in range(3):
+        opt.step(p, {"a": np.ones(3, np.float32), "b": np.full((2, 2), -2.0, np.float32)})
+    assert p["a"].dtype == np.float32 and set(opt.m) == {"a", "b"}
+    # Constant gradients: every step moves by lr against the sign (m_hat / sqrt(v_hat) = +-1).
+    # Only "a" updated from now on: "b"'s state must stay as it was.
+    vb = opt.v["b"].copy()
+    opt.step(p, {"a": np.ones(3, np.float32)})
+    np.testing.assert_array_equal(opt.v["b"], vb)
+    st = opt.state_dict()
+    opt2 = Adam(lr=1e-2)
+    opt2.load_state_dict(st)
+    assert opt2.t == opt.t and np.array_equal(opt2.m["a"], opt.m["a"])
+
+
+def test_constant_gradient_moves_lr_per_step():
+    p = {"w": np.zeros(4)}
+    opt = Adam(lr=0.01)
+    for _ in range(5):
+        opt.step(p, {"w": np.array([1.0, -1.0, 3.0, -0.2])})
+    np.testing.assert_allclose(p["w"], [-0.05, 0.05, -0.05, 0.05], atol=1e-8)
+
+
+def test_global_norm_clipping():
+    g = {"a": np.array([3.0, 0.0]), "b": np.array([[4.0]])}
+    assert global_norm(g) == pytest.approx(5.0)
+    clipped, norm = clip_by_global_norm(g, 1.0)
+    assert norm == pytest.approx(5.0)
+    assert global_norm(clipped) == pytest.approx(1.0)
+    np.testing.assert_allclose(clipped["a"], [0.6, 0.0])
+    same, _ = clip_by_global_norm(g, 10.0)
+    np.testing.assert_array_equal(same["a"], g["a"])
+    with pytest.raises(FloatingPointError, match="non-finite"):
+        clip_by_global_norm({"a": np.array([np.nan])}, 1.0)
+
+
+def test_adam_with_clipping_uses_clipped_gradient():
+    # With clipping the first step's direction is unchanged but v sees the clipped gradient.
+    p = {"w": np.array([0.0, 0.0])}
+    opt = Adam(lr=0.1, clip_norm=1.0)
+    norm = opt.step(p, {"w": np.array([30.0, 40.0])})
+    assert norm == pytest.approx(50.0)
+    np.testing.assert_allclose(opt.v["w"], 0.001 * np.array([0.6, 0.8]) ** 2)
+
+
+def test_bad_arguments():
+    with pytest.raises(ValueError, match="learning rate"):
+        Adam(lr=0)
+    with pytest.raises(ValueError, match="betas"):
+        Adam(beta1=1.0)
+    with pytest.raises(KeyError, match="unknown parameters"):
+        Adam().step({"a": np.zeros(1)}, {"b": np.zeros(1)})
+    with pytest.raises(ValueError, match="shape"):
+        Adam().step({"a": np.zeros(2)}, {"a": np.zeros(3)})
