@@ -45,18 +45,16 @@ def numerical_gradient(loss_fn: Callable[[], float], x: np.ndarray, indices=None
     """
     if x.dtype != np.float64:
         raise TypeError(f"gradient checks need float64 parameters, got {x.dtype}")
-    flat = x.reshape(-1)  # a view: writes reach the caller's array
-    if not np.shares_memory(flat, x):
-        raise ValueError("parameter array must be contiguous so it can be perturbed in place")
     idx = np.arange(x.size) if indices is None else np.asarray(indices)
     out = np.empty(idx.size)
     for k, i in enumerate(idx):
-        old = flat[i]
-        flat[i] = old + eps
+        pos = np.unravel_index(int(i), x.shape)  # works for 0-d arrays and non-contiguous views
+        old = x[pos]
+        x[pos] = old + eps
         plus = float(loss_fn())
-        flat[i] = old - eps
+        x[pos] = old - eps
         minus = float(loss_fn())
-        flat[i] = old
+        x[pos] = old
         out[k] = (plus - minus) / (2.0 * eps)
     return out
 

@@ -1,0 +1,345 @@
+"""Neural EM and RNN-EM (Greff, van Steenkiste & Schmidhuber 2017; thesis ch. 5): forward pass,
+hand-written backward pass through all T unrolled EM steps, and the inference API.
+
+Notation (thesis ch. 5): x (B, D) binary image, D = 784; K slots; at EM step t each slot k holds a
+state (RNN-EM: hidden h, N-EM: z), predicts per-pixel Bernoulli means psi (B, K, D) and the E-step
+gives soft assignments gamma (B, K, D), normalised over K.
+
+One EM step t = 1..T:
+    u_t     = gamma_{t-1} * (psi_{t-1} - x_noisy_t)        input, masked prediction error (Sec. 5.1.3)
+    state_t, o_t = cell(u_t, state_{t-1})                  o: output logits, psi_t = sigmoid(o_t)
+    gamma_t = softmax_k(log p(x | psi_t))                  E-step on the clean x, eq. (5.4)
+    L_t     = sum gamma_t * BCE(psi_t, x) + (1 - gamma_t) * KL(prior || psi_t)        eq. (5.6)
+
+With a pixel prior of 0 the KL term is -log(1 - psi). Both terms are written with softplus of the
+logits, which keeps them finite in float32: BCE(psi, x) = softplus(s * o) with s = 1 - 2x, and
+-log(1 - psi) = softplus(o). The E-step is a softmax over K of -softplus(s * o).
+
+Cells:
+    RNN-EM: h_t = sigmoid(u W_in + h_{t-1} W_rec + b_h),   o_t = h_t W_out + b_out
+    N-EM:   z_t = z_{t-1} + eta * sigmoid'(z_{t-1}) * (u W),  o_t = sigmoid(z_t) W^T   (tied W,
+            no bias, learnable scalar eta; a gradient step on the expected log-likelihood, eq. 5.5)
+
+Every op is a forward/backward pair: ``*_forward(...) -> (out, cache)``, ``*_backward(d, cache)``.
+The backward pass follows the CS231n pattern: the unrolled forward keeps per-step caches and the
+backward walks ``reversed(range(T))`` carrying the gradients of the recurrent state, of psi and
+(when gamma gradients are on) of gamma into the previous step.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+__all__ = ["init_params", "sigmoid", "softplus", "flip_noise", "init_gamma", "e_step_forward",
+           "e_step_backward", "loss_forward", "loss_backward", "rnn_cell_forward",
+           "rnn_cell_backward", "nem_cell_forward", "nem_cell_backward", "unrolled_forward",
+           "unrolled_backward", "loss_and_grads", "run_em", "EMTrace"]
+
+MODELS = ("rnn-em", "n-em")
+
+
+# ----------------------------------------------------------------------------- elementwise helpers
+
+def sigmoid(a: np.ndarray) -> np.ndarray:
+    """Numerically stable logistic function (no overflow warnings for large |a|)."""
+    e = np.exp(-np.abs(a))
+    return np.where(a >= 0, 1.0 / (1.0 + e), e / (1.0 + e)).astype(a.dtype, copy=False)
+
+
+def softplus(a: np.ndarray) -> np.ndarray:
+    """log(1 + exp(a)), stable for large |a|."""
+    return np.maximum(a, 0) + np.log1p(np.exp(-np.abs(a)))
+
+
+# ----------------------------------------------------------------------------- parameters, noise, init
+
+def _glorot(rng: np.random.Generator, fan_in: int, fan_out: int, dtype) -> np.ndarray:
+    lim = np.sqrt(6.0 / (fan_in + fan_out))
+    return rng.uniform(-lim, lim, size=(fan_in, fan_out)).astype(dtype)
+
+
+def init_params(model: str, D: int, H: int, rng: np.random.Generator, *, dtype=np.float32,
+                eta: float = -1.0) -> dict[str, np.ndarray]:
+    """Glorot-uniform weights, zero biases (authors' initialisation).
+
+    rnn-em: W_in (D, H), W_rec (H, H), b_h (H,), W_out (H, D), b_out (D,)
+    n-em:   W (D, H) shared by encoder step and decoder, eta () learnable step size. With
+            u = gamma * (psi - x), a negative eta makes the update a descent step on the loss.
+    """
+    if model == "rnn-em":
+        return {"W_in": _glorot(rng, D, H, dtype), "W_rec": _glorot(rng, H, H, dtype),
+                "b_h": np.zeros(H, dtype), "W_out": _glorot(rng, H, D, dtype), "b_out": np.zeros(D, dtype)}
+    if model == "n-em":
+        return {"W": _glorot(rng, D, H, dtype), "eta": np.asarray(eta, dtype=dtype)}
+    raise ValueError(f"unknown model {model!r}; choose one of {MODELS}")
+
+
+def flip_noise(x: np.ndarray, p: float, rng: np.random.Generator) -> np.ndarray:
+    """Bit-flip noise: each pixel of binary x (..., D) is flipped with probability p."""
+    flips = rng.random(x.shape) < p
+    return np.where(flips, 1 - x, x).astype(x.dtype, copy=False)
+
+
+def init_gamma(B: int, K: int, D: int, rng: np.random.Generator, *, dtype=np.float32,
+               kind: str = "random", side: int = 28, width: float = 5.0) -> np.ndarray:
+    """Initial assignments gamma_0 (B, K, D), normalised over K.
+
+    kind "random": |N(0, 1)| per pixel (the authors' choice).
+    kind "spatial": a spatial prior on the first assignment: slot k gets weight
+        exp(-|p - c_k|^2 / (2 width^2)) around a random centre c_k (uniform on the canvas), a
+        soft random Voronoi partition. It breaks the symmetry between slots along the spatial
+        axis in which objects actually differ.
+    """
+    if kind == "random":
+        g = np.abs(rng.standard_normal((B, K, D)))
+    elif kind == "spatial":
+        if side * side != D:
+            raise ValueError(f"spatial gamma init needs a square image, D={D} is not {side}^2")
+        centres = rng.uniform(0, side - 1, size=(B, K, 2))
+        yy, xx = np.divmod(np.arange(D), side)
+        d2 = (yy - centres[..., 0, None]) ** 2 + (xx - centres[..., 1, None]) ** 2
+        logit = -d2 / (2.0 * width ** 2)
+        g = np.exp(logit - logit.max(axis=1, keepdims=True))
+    else:
+        raise ValueError(f"unknown gamma init {kind!r}; choose 'random' or 'spatial'")
+    g = g / g.sum(axis=1, keepdims=True)
+    return g.astype(dtype)
+
+
+# ----------------------------------------------------------------------------- E-step and loss
+
+def e_step_forward(o: np.ndarray, x: np.ndarray):
+    """gamma (B, K, D) = softmax over K of log p(x | psi = sigmoid(o)) (thesis eq. 5.4).
+
+    o: (B, K, D) logits; x: (B, D) clean binary image. log p = -softplus(s o), s = 1 - 2x.
+    """
+    s = (1 - 2 * x)[:, None, :]
+    loglik = -softplus(s * o)
+    m = loglik.max(axis=1, keepdims=True)
+    e = np.exp(loglik - m)
+    gamma = e / e.sum(axis=1, keepdims=True)
+    return gamma, (gamma, s, o)
+
+
+def e_step_backward(dgamma: np.ndarray, cache) -> np.ndarray:
+    """dL/do (B, K, D) from dL/dgamma, through the softmax and d(-softplus(s o))/do = -s sigmoid(s o)."""
+    gamma, s, o = cache
+    dlog = gamma * (dgamma - (gamma * dgamma).sum(axis=1, keepdims=True))
+    return dlog * (-s * sigmoid(s * o))
+
+
+def loss_forward(o: np.ndarray, gamma: np.ndarray, x: np.ndarray, inter_weight: float = 1.0):
+    """Thesis eq. (5.6), summed over K and D, averaged over the batch.
+
+    o, gamma: (B, K, D); x: (B, D). Returns (scalar loss, cache).
+    Term 1 (intra): gamma * BCE(psi, x);  term 2 (inter): (1 - gamma) * -log(1 - psi).
+    """
+    B = x.shape[0]
+    s = (1 - 2 * x)[:, None, :]
+    bce = softplus(s * o)
+    kl = softplus(o)
+    loss = (np.sum(gamma * bce) + inter_weight * np.sum((1 - gamma) * kl)) / B
+    return float(loss), (o, gamma, s, bce, kl, inter_weight, B)
+
+
+def loss_backward(dloss: float, cache):
+    """Returns (do, dgamma), both (B, K, D)."""
+    o, gamma, s, bce, kl, w, B = cache
+    c = dloss / B
+    do = c * (gamma * s * sigmoid(s * o) + w * (1 - gamma) * sigmoid(o))
+    dgamma = c * (bce - w * kl)
+    return do, dgamma
+
+
+# ----------------------------------------------------------------------------- cells
+
+def _mm(a: np.ndarray, W: np.ndarray) -> np.ndarray:
+    """(B, K, n) @ (n, m) -> (B, K, m) as ONE 2-D GEMM over B*K rows. A 3-D @ 2-D matmul makes
+    NumPy loop over B small (K x n) products, measured 5x slower here."""
+    return (a.reshape(-1, a.shape[-1]) @ W).reshape(a.shape[:-1] + (W.shape[1],))
+
+
+def _outer(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """sum over batch and slots of a^T b: a (B, K, n), b (B, K, m) -> (n, m)."""
+    return a.reshape(-1, a.shape[-1]).T @ b.reshape(-1, b.shape[-1])
+
+
+def rnn_cell_forward(u: np.ndarray, h_prev: np.ndarray, p: dict):
+    """RNN-EM cell. u: (B, K, D), h_prev: (B, K, H) -> (h (B, K, H), o (B, K, D)), cache."""
+    h = sigmoid(_mm(u, p["W_in"]) + _mm(h_prev, p["W_rec"]) + p["b_h"])
+    o = _mm(h, p["W_out"]) + p["b_out"]
+    return (h, o), (u, h_prev, h)
+
+
+def rnn_cell_backward(dh: np.ndarray, do: np.ndarray, cache, p: dict):
+    """Returns (du (B, K, D), dh_prev (B, K, H), grads dict)."""
+    u, h_prev, h = cache
+    dh = dh + _mm(do, p["W_out"].T)
+    da = dh * h * (1 - h)
+    grads = {
+        "W_out": _outer(h, do),
+        "b_out": do.reshape(-1, do.shape[-1]).sum(0),
+        "W_in": _outer(u, da),
+        "W_rec": _outer(h_prev, da),
+        "b_h": da.reshape(-1, da.shape[-1]).sum(0),
+    }
+    return _mm(da, p["W_in"].T), _mm(da, p["W_rec"].T), grads
+
+
+def nem_cell_forward(u: np.ndarray, z_prev: np.ndarray, p: dict):
+    """N-EM cell (thesis eq. 5.5). u: (B, K, D), z_prev: (B, K, H) -> (z, o), cache.
+
+    z = z_prev + eta * sigmoid'(z_prev) * (u W);  theta = sigmoid(z);  o = theta W^T.
+    """
+    W, eta = p["W"], p["eta"]
+    s = sigmoid(z_prev)
+    ds = s * (1 - s)
+    g = _mm(u, W)
+    z = z_prev + eta * ds * g
+    theta = sigmoid(z)
+    o = _mm(theta, W.T)
+    return (z, o), (u, s, ds, g, theta)
+
+
+def nem_cell_backward(dz: np.ndarray, do: np.ndarray, cache, p: dict):
+    """Returns (du, dz_prev, grads) for the N-EM cell; dW collects both uses of the tied W."""
+    u, s, ds, g, theta = cache
+    W, eta = p["W"], p["eta"]
+    dz = dz + _mm(do, W) * theta * (1 - theta)
+    dg = dz * eta * ds
+    dW = _outer(do, theta) + _outer(u, dg)
+    deta = np.sum(dz * ds * g)
+    # d sigmoid'(z)/dz = s (1 - s) (1 - 2 s)
+    dz_prev = dz + dz * eta * g * ds * (1 - 2 * s)
+    return _mm(dg, W.T), dz_prev, {"W": dW, "eta": np.asarray(deta, dtype=W.dtype)}
+
+
+_CELLS = {"rnn-em": (rnn_cell_forward, rnn_cell_backward),
+          "n-em": (nem_cell_forward, nem_cell_backward)}
+
+
+def _state_size(model: str, p: dict) -> int:
+    return p["W_rec"].shape[0] if model == "rnn-em" else p["W"].shape[1]
+
+
+# ----------------------------------------------------------------------------- unrolled EM
+
+def unrolled_forward(model: str, p: dict, x: np.ndarray, x_noisy: np.ndarray, gamma0: np.ndarray,
+                     *, loss_weights, inter_weight: float = 1.0, keep: bool = False,
+                     fixed_gammas=None):
+    """Run T EM steps. x: (B, D) clean; x_noisy: (T, B, D); gamma0: (B, K, D).
+
+    loss_weights: (T,) weight of each step's loss (e.g. last only, or all steps).
+    fixed_gammas: optional list of T arrays (B, K, D) used instead of the E-step's output, so the
+        loss is a function of the parameters with gamma held constant: finite differences of it
+        are the stop-gradient gradients (used by the gradient-check tests).
+    Returns (total loss, caches, trace) where trace holds gamma and psi per step if keep=True.
+    """
+    cell_forward = _CELLS[model][0]
+    T = x_noisy.shape[0]
+    B, K, D = gamma0.shape
+    state = np.zeros((B, K, _state_size(model, p)), dtype=gamma0.dtype)
+    psi = np.zeros((B, K, D), dtype=gamma0.dtype)
+    gamma = gamma0
+    total = 0.0
+    caches = []
+    gammas, psis, losses = [], [], []
+    for t in range(T):
+        delta = psi - x_noisy[t][:, None, :]
+        u = gamma * delta
+        (state, o), ccache = cell_forward(u, state, p)
+        psi = sigmoid(o)
+        gamma_new, ecache = e_step_forward(o, x)
+        if fixed_gammas is not None:
+            gamma_new = fixed_gammas[t]
+        lt, lcache = loss_forward(o, gamma_new, x, inter_weight)
+        total += loss_weights[t] * lt
+        caches.append((gamma, delta, psi, ccache, ecache, lcache))
+        gamma = gamma_new
+        losses.append(lt)
+        if keep:
+            gammas.append(gamma)
+            psis.append(psi)
+    trace = {"gamma": gammas, "psi": psis, "loss": losses}
+    return total, caches, trace
+
+
+def unrolled_backward(model: str, p: dict, caches, *, loss_weights, gamma_grad: bool) -> dict:
+    """BPTT through the T EM steps of ``unrolled_forward``. Returns grads keyed like p.
+
+    Carried from step t+1 into step t: dstate (cell state), dpsi and dgamma (both entered step
+    t+1's input u = gamma_t * (psi_t - x_noisy)). gamma_grad=False treats every gamma as a
+    constant (stop-gradient), in the loss and in the next input alike (thesis end of Sec. 5.1.4).
+    """
+    cell_backward = _CELLS[model][1]
+    grads = {k: np.zeros_like(v) for k, v in p.items()}
+    dstate = dpsi = dgamma_carry = None
+    for t in reversed(range(len(caches))):
+        gamma_prev, delta, psi, ccache, ecache, lcache = caches[t]
+        do, dgamma = loss_backward(loss_weights[t], lcache)
+        if dpsi is not None:
+            do = do + dpsi * psi * (1 - psi)
+        if gamma_grad:
+            if dgamma_carry is not None:
+                dgamma = dgamma + dgamma_carry
+            do = do + e_step_backward(dgamma, ecache)
+        if dstate is None:
+            dstate = np.zeros_like(ccache[-1] if model == "rnn-em" else ccache[1])
+        du, dstate, g = cell_backward(dstate, do, ccache, p)
+        for k, v in g.items():
+            grads[k] += v
+        dpsi = gamma_prev * du
+        dgamma_carry = du * delta
+    return grads
+
+
+def loss_and_grads(model: str, p: dict, x, x_noisy, gamma0, *, loss_weights, gamma_grad: bool,
+                   inter_weight: float = 1.0):
+    """Total loss and its gradients for one batch: the function a training step calls."""
+    loss, caches, trace = unrolled_forward(model, p, x, x_noisy, gamma0, loss_weights=loss_weights,
+                                           inter_weight=inter_weight)
+    grads = unrolled_backward(model, p, caches, loss_weights=loss_weights, gamma_grad=gamma_grad)
+    return loss, grads, trace
+
+
+# ----------------------------------------------------------------------------- inference API
+
+@dataclass
+class EMTrace:
+    """EM on a batch. gamma, psi: (T, B, K, D) per iteration; loss: (T,) per-step loss."""
+    gamma: np.ndarray
+    psi: np.ndarray
+    loss: np.ndarray
+
+    def groups(self, t: int = -1) -> np.ndarray:
+        """Predicted slot per pixel at iteration t: (B, D) int, argmax over K."""
+        return self.gamma[t].argmax(axis=1)
+
+
+def run_em(model: str, p: dict, images: np.ndarray, *, K: int, steps: int, noise: float,
+           rng: np.random.Generator, gamma_init: str = "random", batch: int = 500,
+           keep_all: bool = True) -> EMTrace:
+    """Run trained EM on any batch of binary images with any K and number of iterations.
+
+    images: (N, D) or (N, side, side) binary. Noise is applied as in training (the authors also
+    apply it at test time). keep_all=False keeps only the last iteration (T=1 in the trace).
+    """
+    x_all = np.asarray(images, dtype=next(iter(p.values())).dtype).reshape(len(images), -1)
+    N, D = x_all.shape
+    if K < 1 or steps < 1:
+        raise ValueError(f"K and steps must be >= 1, got K={K}, steps={steps}")
+    side = int(round(np.sqrt(D)))
+    gam, ps, ls = [], [], []
+    for a in range(0, N, batch):
+        x = x_all[a:a + batch]
+        xn = flip_noise(np.broadcast_to(x, (steps,) + x.shape), noise, rng)
+        g0 = init_gamma(len(x), K, D, rng, dtype=x.dtype, kind=gamma_init, side=side)
+        _, _, trace = unrolled_forward(model, p, x, xn, g0, loss_weights=np.zeros(steps), keep=True)
+        sl = slice(None) if keep_all else slice(-1, None)
+        gam.append(np.stack(trace["gamma"][sl]))
+        ps.append(np.stack(trace["psi"][sl]))
+        ls.append(np.array(trace["loss"][sl]) * len(x))
+    return EMTrace(np.concatenate(gam, axis=1), np.concatenate(ps, axis=1),
+                   np.sum(ls, axis=0) / N)

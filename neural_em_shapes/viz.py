@@ -1,0 +1,365 @@
+"""Figures and the binding-over-training GIF of a neural_em_shapes run, drawn from its run directory
+alone (no retraining, no weights needed).
+
+Reads, in the run directory:
+    run.json       config (model, K, steps), history (per evaluation: update, train_loss,
+                   valid_loss, valid_ami_max, valid_ami_arithmetic), metrics (test_ami_max,
+                   test_ami_arithmetic, test_ami_max_per_step, best_update), baselines, notes
+    examples.npz   images (n, H, W), labels (n, H, W), gamma and psi (T, n, K, H*W): the EM trace
+                   of the chosen checkpoint on n test images
+    snapshots.npz  gamma (E, S, K, H*W), update (E,), images (S, H, W), labels (S, H, W): the
+                   last-iteration gamma on S validation images at each of E evaluations
+
+Writes PNGs (``make_figures``) and ``binding_over_training.gif`` (``make_gif``) into it.
+
+Slot colours are fixed (SLOT_COLOURS[k] for slot k) across iterations, figures and the GIF. Slots
+are unordered, so the ground truth is coloured with the slot that best covers each shape at the
+last iteration (greedy one-to-one matching); overlap pixels (label 0 on the foreground) are grey.
+"""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import numpy as np
+
+from common.plotting import SLOT_COLOURS, colourise, image_grid, save_gif, soft_colourise
+from common.runs import read_run
+
+__all__ = ["RunDataError", "FIGURES", "GIF_NAME", "load_examples", "load_snapshots",
+           "iteration_columns", "match_truth_to_slots", "make_figures", "make_gif"]
+
+FIGURES = ("dataset_examples.png", "learning_curves.png", "valid_ami.png", "em_iterations.png",
+           "reconstructions.png", "ami_per_iteration.png")
+GIF_NAME = "binding_over_training.gif"
+MAX_ITER_COLUMNS = 8
+HISTORY_KEYS = ("update", "train_loss", "valid_loss", "valid_ami_max", "valid_ami_arithmetic")
+
+
+class RunDataError(ValueError):
+    """The run directory's files are missing keys or have inconsistent shapes (CLIs: exit 2)."""
+
+
+# ----------------------------------------------------------------------------- loading
+
+def _run_dir(run_dir) -> Path:
+    p = Path(run_dir).expanduser()
+    if not p.is_dir():
+        raise FileNotFoundError(f"no run directory at {str(p)!r} (train first with neural_em_shapes.py, "
+                                f"or pass the --out directory of a run)")
+    return p
+
+
+def _record(run_dir: Path) -> dict:
+    try:
+        rec = read_run(run_dir)
+    except ValueError as e:  # invalid JSON or schema; FileNotFoundError passes through
+        raise RunDataError(str(e)) from None
+    for key in ("config", "history", "metrics", "baselines"):
+        if not isinstance(rec.get(key), dict):
+            raise RunDataError(f"run.json in {str(run_dir)!r}: {key!r} is not an object")
+    return rec
+
+
+def _load_npz(path: Path, keys: dict[str, int]) -> dict[str, np.ndarray]:
+    """Arrays ``keys`` (name -> ndim) from an .npz, with clear errors."""
+    if not path.is_file():
+        raise FileNotFoundError(f"no {path.name} in {str(path.parent)!r} (written by neural_em_shapes.py "
+                                f"at the end of training)")
+    try:
+        with np.load(path, allow_pickle=False) as z:
+            missing = [k for k in keys if k not in z.files]
+            if missing:
+                raise RunDataError(f"{str(path)!r} is missing arrays {missing}")
+            out = {k: z[k] for k in keys}
+    except RunDataError:
+        raise
+    except Exception as e:  # a truncated or foreign file: zipfile, pickle or OSError
+        raise RunDataError(f"cannot read {str(path)!r}: {e}") from None
+    for k, nd in keys.items():
+        if out[k].ndim != nd:
+            raise RunDataError(f"{str(path)!r}: {k!r} should have {nd} dimensions, has shape {out[k].shape}")
+    return out
+
+
+def load_examples(run_dir) -> dict[str, np.ndarray]:
+    """examples.npz, checked: images, labels (n, H, W); gamma, psi (T, n, K, H*W)."""
+    path = _run_dir(run_dir) / "examples.npz"
+    ex = _load_npz(path, {"images": 3, "labels": 3, "gamma": 4, "psi": 4})
+    n, H, W = ex["images"].shape
+    T, n2, K, D = ex["gamma"].shape
+    if ex["labels"].shape != (n, H, W):
+        raise RunDataError(f"{str(path)!r}: labels {ex['labels'].shape} do not match images {(n, H, W)}")
+    if (n2, D) != (n, H * W) or ex["psi"].shape != ex["gamma"].shape or min(T, n, K) < 1:
+        raise RunDataError(f"{str(path)!r}: gamma {ex['gamma'].shape} and psi {ex['psi'].shape} should "
+                           f"both be (T, {n}, K, {H * W}) with T, K >= 1")
+    return ex
+
+
+def load_snapshots(run_dir) -> dict[str, np.ndarray]:
+    """snapshots.npz, checked: gamma (E, S, K, H*W), update (E,), images and labels (S, H, W)."""
+    path = _run_dir(run_dir) / "snapshots.npz"
+    sn = _load_npz(path, {"gamma": 4, "update": 1, "images": 3, "labels": 3})
+    E, S, K, D = sn["gamma"].shape
+    S2, H, W = sn["images"].shape
+    if (S, D) != (S2, H * W) or sn["update"].shape != (E,) or sn["labels"].shape != (S2, H, W) \
+            or min(E, S, K) < 1:
+        raise RunDataError(f"{str(path)!r}: inconsistent shapes gamma {sn['gamma'].shape}, update "
+                           f"{sn['update'].shape}, images {sn['images'].shape}, labels {sn['labels'].shape}")
+    return sn
+
+
+def _history(rec: dict) -> dict[str, np.ndarray]:
+    """History lists as float arrays (null, i.e. NaN/inf in the run, becomes NaN)."""
+    h = rec["history"]
+    missing = [k for k in HISTORY_KEYS if k not in h]
+    if missing:
+        raise RunDataError(f"run.json history is missing {missing}")
+    out = {k: np.array([np.nan if v is None else v for v in h[k]], dtype=float) for k in HISTORY_KEYS}
+    if len({len(v) for v in out.values()}) != 1:
+        raise RunDataError(f"run.json history lists differ in length: "
+                           f"{ {k: len(v) for k, v in out.items()} }")
+    return out
+
+
+def _num(v) -> float:
+    return float(v) if isinstance(v, (int, float)) and not isinstance(v, bool) else math.nan
+
+
+def _baselines(rec: dict) -> list[tuple[str, float]]:
+    """(name, AMI(max)) of each baseline that has one; a plain number counts as its AMI(max)."""
+    out = []
+    for name, b in rec["baselines"].items():
+        v = _num(b.get("ami_max")) if isinstance(b, dict) else _num(b)
+        if math.isfinite(v):
+            out.append((str(name), v))
+    return out
+
+
+def _is_smoke(rec: dict) -> bool:
+    notes = str(rec.get("notes") or "").lower()
+    return "smoke" in notes or "--quick" in notes
+
+
+def _title(rec: dict, what: str) -> str:
+    c = rec["config"]
+    head = f"{what} — {str(c.get('model', '?')).upper()}, K={c.get('K', '?')}, T={c.get('steps', '?')}, " \
+           f"seed {rec.get('seed', '?')}"
+    return head + ("\nSMOKE TEST (--quick): numbers are not results" if _is_smoke(rec) else "")
+
+
+# ----------------------------------------------------------------------------- helpers
+
+def iteration_columns(T: int, max_cols: int = MAX_ITER_COLUMNS) -> np.ndarray:
+    """Indices of the EM iterations to show: all if T <= max_cols, else evenly spaced including
+    the first and always the last."""
+    if T < 1 or max_cols < 1:
+        raise ValueError(f"T and max_cols must be >= 1, got {T}, {max_cols}")
+    if T <= max_cols:
+        return np.arange(T)
+    return np.unique(np.round(np.linspace(0, T - 1, max_cols)).astype(int))
+
+
+def match_truth_to_slots(labels: np.ndarray, slots: np.ndarray, K: int) -> np.ndarray:
+    """Colour index for each true group so that it matches the slot covering it best.
+
+    labels: (H, W) int, 0 = background/overlap, g >= 1 = group; slots: (H, W) int in 0..K-1.
+    Returns m (labels.max() + 1,) with m[0] = -1 (grey overlap) and m[g] a slot index. Greedy
+    one-to-one: the largest (group, slot) overlap first. Groups left over when there are more
+    groups than slots get colours K, K+1, ... so they stay distinct.
+    """
+    G = int(labels.max()) if labels.size else 0
+    counts = np.zeros((G + 1, K), dtype=np.int64)
+    np.add.at(counts, (labels.ravel(), slots.ravel()), 1)
+    counts[0] = -1  # label 0 is not a group
+    m = np.full(G + 1, -1, dtype=np.int64)
+    present = [g for g in range(1, G + 1) if np.any(labels == g)]
+    c = counts.astype(float)
+    for _ in range(min(len(present), K)):
+        g, k = np.unravel_index(np.argmax(c), c.shape)
+        m[g] = k
+        c[g, :] = -np.inf
+        c[:, k] = -np.inf
+    extra = K
+    for g in present:
+        if m[g] < 0:
+            m[g] = min(extra, len(SLOT_COLOURS) - 1)
+            extra += 1
+    return m
+
+
+def _truth(labels: np.ndarray, images: np.ndarray, slots: np.ndarray | None = None, K: int = 0):
+    """Ground truth as RGB; matched to ``slots`` if given, else group g gets colour g-1."""
+    lab = labels.astype(np.int64)
+    if slots is None:
+        return colourise(lab - 1, images)
+    return colourise(match_truth_to_slots(lab, slots, K)[lab], images)
+
+
+def _tint(psi: np.ndarray, colour: np.ndarray) -> np.ndarray:
+    """Bernoulli means (H, W) as shades from white (0) to the slot colour (1)."""
+    return 1.0 - np.clip(psi, 0, 1)[..., None] * (1.0 - colour)
+
+
+def _line_figure():
+    from matplotlib.figure import Figure
+    fig = Figure(figsize=(6.4, 4.2), dpi=100, layout="constrained")
+    return fig, fig.subplots()
+
+
+def _marker(n: int) -> dict:
+    return {"marker": "o", "markersize": 3} if n <= 40 else {}
+
+
+def _mark_best(ax, best) -> None:
+    if isinstance(best, (int, float)) and not isinstance(best, bool):
+        ax.axvline(best, color="0.4", linestyle=":", linewidth=1, label=f"chosen checkpoint (update {best})")
+
+
+def _baseline_lines(ax, baselines: list[tuple[str, float]]) -> None:
+    colours = ["#7f7f7f", "#bcbd22", "#17becf", "#8c564b", "#e377c2", "#9467bd"]
+    for i, (name, v) in enumerate(baselines):
+        ax.axhline(v, color=colours[i % len(colours)], linestyle="--", linewidth=1.2,
+                   label=f"baseline {name}: {v:.3f}")
+
+
+# ----------------------------------------------------------------------------- figures
+
+def _dataset_examples(out: Path, rec: dict, ex: dict) -> Path:
+    imgs, labs = ex["images"], ex["labels"]
+    return image_grid([list(imgs), list(_truth(labs, imgs))], titles=[f"test {i + 1}" for i in range(len(imgs))],
+                      row_labels=["input", "true groups"], path=out / "dataset_examples.png",
+                      suptitle=_title(rec, "Static-shapes test images (grey = overlap of shapes)"))
+
+
+def _learning_curves(out: Path, rec: dict, h: dict) -> Path:
+    fig, ax = _line_figure()
+    n = len(h["update"])
+    ax.plot(h["update"], h["train_loss"], label="train (mean over the updates since the last evaluation)",
+            **_marker(n))
+    ax.plot(h["update"], h["valid_loss"], label="validation", **_marker(n))
+    _mark_best(ax, rec["metrics"].get("best_update"))
+    losses = np.concatenate([h["train_loss"], h["valid_loss"]])
+    losses = losses[np.isfinite(losses)]
+    # Early losses can be orders of magnitude above the plateau: log scale keeps both readable.
+    if losses.size and losses.min() > 0 and losses.max() / losses.min() > 20:
+        ax.set_yscale("log")
+    if n == 0:
+        ax.text(0.5, 0.5, "no evaluations recorded", ha="center", transform=ax.transAxes)
+    ax.set_xlabel("parameter update")
+    ax.set_ylabel("loss (eq. 5.6)")
+    ax.legend(fontsize=8)
+    ax.grid(alpha=0.3)
+    fig.suptitle(_title(rec, "Learning curves"), fontsize=10)
+    fig.savefig(out / "learning_curves.png")
+    return out / "learning_curves.png"
+
+
+def _valid_ami(out: Path, rec: dict, h: dict) -> Path:
+    fig, ax = _line_figure()
+    n = len(h["update"])
+    ax.plot(h["update"], h["valid_ami_max"], color="C0", label="AMI (max normaliser, as in the paper)",
+            **_marker(n))
+    ax.plot(h["update"], h["valid_ami_arithmetic"], color="C1", alpha=0.8,
+            label="AMI (arithmetic normaliser)", **_marker(n))
+    _mark_best(ax, rec["metrics"].get("best_update"))
+    _baseline_lines(ax, _baselines(rec))
+    vals = h["valid_ami_max"][np.isfinite(h["valid_ami_max"])]
+    ax.set_ylim(min(-0.05, float(vals.min()) - 0.05) if vals.size else -0.05, 1.0)
+    ax.set_xlabel("parameter update")
+    ax.set_ylabel("validation AMI, last EM iteration")
+    ax.legend(fontsize=8, loc="lower right")
+    ax.grid(alpha=0.3)
+    fig.suptitle(_title(rec, "Validation AMI (baselines: AMI(max) on the test set)"), fontsize=10)
+    fig.savefig(out / "valid_ami.png")
+    return out / "valid_ami.png"
+
+
+def _em_iterations(out: Path, rec: dict, ex: dict) -> Path:
+    imgs, labs, gamma = ex["images"], ex["labels"], ex["gamma"]
+    T, n, K, _ = gamma.shape
+    slots = gamma.argmax(axis=2).reshape(T, *imgs.shape)  # (T, n, H, W)
+    cols = iteration_columns(T)
+    rows = [[imgs[i], *(colourise(slots[t, i], imgs[i], K) for t in cols),
+             _truth(labs[i], imgs[i], slots[-1, i], K)] for i in range(n)]
+    titles = ["input", *(f"t={t + 1}" for t in cols), "truth"]
+    return image_grid(rows, titles=titles, row_labels=[f"test {i + 1}" for i in range(n)],
+                      path=out / "em_iterations.png",
+                      suptitle=_title(rec, "Argmax slot per pixel over EM iterations (truth: best-matching slot colour)"))
+
+
+def _reconstructions(out: Path, rec: dict, ex: dict) -> Path:
+    imgs, gamma, psi = ex["images"], ex["gamma"], ex["psi"]
+    T, n, K, _ = psi.shape
+    H, W = imgs.shape[1:]
+    g = gamma[-1].reshape(n, K, H, W).astype(np.float64)
+    p = psi[-1].reshape(n, K, H, W).astype(np.float64)
+    rows = [[imgs[i], soft_colourise(g[i], imgs[i]), *(_tint(p[i, k], SLOT_COLOURS[k]) for k in range(K))]
+            for i in range(n)]
+    titles = ["input", "soft γ", *(f"ψ slot {k + 1}" for k in range(K))]
+    colours = ["black", "black", *(tuple(SLOT_COLOURS[k]) for k in range(K))]
+    return image_grid(rows, titles=titles, title_colours=colours, row_labels=[f"test {i + 1}" for i in range(n)],
+                      path=out / "reconstructions.png",
+                      suptitle=_title(rec, f"Per-slot reconstructions ψ at the last EM iteration (t={T})"))
+
+
+def _ami_per_iteration(out: Path, rec: dict) -> Path:
+    m = rec["metrics"]
+    per = np.array([_num(v) for v in (m.get("test_ami_max_per_step") or [])], dtype=float)
+    fig, ax = _line_figure()
+    if per.size:
+        ax.plot(np.arange(1, per.size + 1), per, color="C0", marker="o", markersize=3,
+                label=f"model: test AMI(max), last iteration {_num(m.get('test_ami_max')):.3f}")
+    else:
+        ax.text(0.5, 0.5, "no test_ami_max_per_step in run.json", ha="center", transform=ax.transAxes)
+    _baseline_lines(ax, _baselines(rec))
+    ax.set_xlabel("EM iteration t")
+    ax.set_ylabel("test AMI (max normaliser)")
+    finite = per[np.isfinite(per)]
+    ax.set_ylim(min(-0.05, float(finite.min()) - 0.05) if finite.size else -0.05, 1.0)
+    if per.size:
+        ax.set_xticks(iteration_columns(per.size, 15) + 1)
+    ax.legend(fontsize=8, loc="lower right")
+    ax.grid(alpha=0.3)
+    arith = _num(m.get("test_ami_arithmetic"))
+    fig.suptitle(_title(rec, f"Test AMI per EM iteration (AMI arithmetic at the end: {arith:.3f})"), fontsize=10)
+    fig.savefig(out / "ami_per_iteration.png")
+    return out / "ami_per_iteration.png"
+
+
+def make_figures(run_dir) -> list[Path]:
+    """Write the six PNGs of FIGURES into ``run_dir`` and return their paths.
+
+    Raises FileNotFoundError (no run dir / run.json / examples.npz), RunDataError (bad content)
+    or common.runs.RunDirError (directory not writable).
+    """
+    from common.runs import prepare_out_dir
+    out = _run_dir(run_dir)
+    rec = _record(out)
+    h = _history(rec)
+    ex = load_examples(out)
+    prepare_out_dir(out)  # writable? (a clear error rather than one from deep inside savefig)
+    return [_dataset_examples(out, rec, ex), _learning_curves(out, rec, h), _valid_ami(out, rec, h),
+            _em_iterations(out, rec, ex), _reconstructions(out, rec, ex), _ami_per_iteration(out, rec)]
+
+
+def make_gif(run_dir, *, fps: float = 4.0, upscale: int = 3) -> Path:
+    """Write ``binding_over_training.gif`` into ``run_dir``: one frame per evaluation, each a row of
+    the S snapshot images coloured by argmax slot (foreground only), captioned with the update."""
+    from common.runs import prepare_out_dir
+    out = _run_dir(run_dir)
+    rec = _record(out)
+    sn = load_snapshots(out)
+    E, S, K, _ = sn["gamma"].shape
+    imgs = sn["images"]
+    slots = sn["gamma"].argmax(axis=2).reshape(E, *imgs.shape)  # (E, S, H, W)
+    col = colourise(slots, np.broadcast_to(imgs, slots.shape), K)  # (E, S, H, W, 3)
+    sep = np.full((E, imgs.shape[1], 1, 3), 0.75)  # 1-pixel grey line between images
+    parts = [p for s in range(S) for p in ((sep,) if s else ()) + (col[:, s],)]
+    frames = np.concatenate(parts, axis=2)  # (E, H, S*W + S-1, 3)
+    best = rec["metrics"].get("best_update")
+    smoke = " (smoke test)" if _is_smoke(rec) else ""
+    captions = [f"update {int(u)}{' (chosen checkpoint)' if u == best else ''}{smoke}" for u in sn["update"]]
+    prepare_out_dir(out)
+    return save_gif(frames, out / GIF_NAME, fps=fps, upscale=upscale, captions=captions, hold_last_s=1.5)
