@@ -10,6 +10,9 @@ Nothing here knows about a particular paper. Modules, one concern each:
 - ``scenes``    compose sprites (digits, shapes) on a canvas with labels, overlap and boxes
 - ``runs``      run.json (atomic) + weights .npz + environment record
 - ``threads``   BLAS thread control (default: 1 thread; see ``python -m common.bench``)
+- ``baselines`` k-means on pixel coordinates, connected components, random labels
+- ``plotting``  slot colours, image grids, GIF writing
+- ``cli``       argument types, the common flags, user mistakes -> exit code 2
 """
 
 __version__ = "0.1.0"

@@ -21,7 +21,7 @@ class NEMConfig:
     inter_weight: float = 1.0      # weight of the KL term of eq. (5.6)
     eta_init: float = -1.0         # N-EM step size at initialisation (negative = descent on loss)
     batch: int = 64
-    updates: int = 3000            # training length in parameter updates
+    updates: int = 1500            # training length in parameter updates
     lr: float = 1e-3
     lr_final: float = 1.0          # learning rate at the end as a fraction of lr (cosine decay)
     clip: float = 0.0              # global gradient-norm clip (0 = off)
