@@ -147,7 +147,9 @@ def loss_forward(o: np.ndarray, gamma: np.ndarray, x: np.ndarray, inter_weight: 
 def loss_backward(dloss: float, cache):
     """Returns (do, dgamma), both (B, K, D)."""
     o, gamma, s, bce, kl, w, B = cache
-    c = dloss / B
+    # A Python float is a "weak" scalar: float32 arrays stay float32. A NumPy float64 scalar
+    # (e.g. an entry of the loss-weight vector) would silently make the whole BPTT float64.
+    c = float(dloss) / B
     psi = sigmoid(o)
     x = (1 - s) / 2
     # sigmoid(s o) = psi where x = 0 and 1 - psi where x = 1, i.e. x + s psi.
@@ -231,13 +233,14 @@ def _state_size(model: str, p: dict) -> int:
 
 def unrolled_forward(model: str, p: dict, x: np.ndarray, x_noisy: np.ndarray, gamma0: np.ndarray,
                      *, loss_weights, inter_weight: float = 1.0, keep: bool = False,
-                     fixed_gammas=None):
+                     fixed_gammas=None, keep_caches: bool = True):
     """Run T EM steps. x: (B, D) clean; x_noisy: (T, B, D); gamma0: (B, K, D).
 
     loss_weights: (T,) weight of each step's loss (e.g. last only, or all steps).
     fixed_gammas: optional list of T arrays (B, K, D) used instead of the E-step's output, so the
         loss is a function of the parameters with gamma held constant: finite differences of it
         are the stop-gradient gradients (used by the gradient-check tests).
+    keep_caches=False drops the per-step backward caches (inference: T times less memory).
     Returns (total loss, caches, trace) where trace holds gamma and psi per step if keep=True.
     """
     cell_forward = _CELLS[model][0]
@@ -259,7 +262,8 @@ def unrolled_forward(model: str, p: dict, x: np.ndarray, x_noisy: np.ndarray, ga
             gamma_new = fixed_gammas[t]
         lt, lcache = loss_forward(o, gamma_new, x, inter_weight)
         total += loss_weights[t] * lt
-        caches.append((gamma, delta, psi, ccache, ecache, lcache))
+        if keep_caches:
+            caches.append((gamma, delta, psi, ccache, ecache, lcache))
         gamma = gamma_new
         losses.append(lt)
         if keep:
@@ -339,7 +343,8 @@ def run_em(model: str, p: dict, images: np.ndarray, *, K: int, steps: int, noise
         x = x_all[a:a + batch]
         xn = flip_noise(np.broadcast_to(x, (steps,) + x.shape), noise, rng)
         g0 = init_gamma(len(x), K, D, rng, dtype=x.dtype, kind=gamma_init, side=side)
-        _, _, trace = unrolled_forward(model, p, x, xn, g0, loss_weights=np.zeros(steps), keep=True)
+        _, _, trace = unrolled_forward(model, p, x, xn, g0, loss_weights=np.zeros(steps), keep=True,
+                                       keep_caches=False)
         sl = slice(None) if keep_all else slice(-1, None)
         gam.append(np.stack(trace["gamma"][sl]))
         ps.append(np.stack(trace["psi"][sl]))
