@@ -32,6 +32,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from common.layers import glorot, mm, outer, sigmoid, softplus
+
 __all__ = ["init_params", "sigmoid", "softplus", "flip_noise", "init_gamma", "e_step_forward",
            "e_step_backward", "loss_forward", "loss_backward", "rnn_cell_forward",
            "rnn_cell_backward", "nem_cell_forward", "nem_cell_backward", "unrolled_forward",
@@ -40,25 +42,13 @@ __all__ = ["init_params", "sigmoid", "softplus", "flip_noise", "init_gamma", "e_
 MODELS = ("rnn-em", "n-em")
 
 
-# ----------------------------------------------------------------------------- elementwise helpers
-
-def sigmoid(a: np.ndarray) -> np.ndarray:
-    """Logistic function as 0.5 + 0.5 tanh(a / 2): stable for any |a| and one transcendental
-    instead of exp + where + divide (measured 2.4x faster on (64, 4, 784) float32)."""
-    return 0.5 + 0.5 * np.tanh(0.5 * a)
-
-
-def softplus(a: np.ndarray) -> np.ndarray:
-    """log(1 + exp(a)), stable for large |a|."""
-    return np.maximum(a, 0) + np.log1p(np.exp(-np.abs(a)))
+# Shared ops live in common.layers (sigmoid as 0.5+0.5 tanh, stable softplus, one-GEMM matmuls).
+_glorot = glorot
+_mm = mm
+_outer = outer
 
 
 # ----------------------------------------------------------------------------- parameters, noise, init
-
-def _glorot(rng: np.random.Generator, fan_in: int, fan_out: int, dtype) -> np.ndarray:
-    lim = np.sqrt(6.0 / (fan_in + fan_out))
-    return rng.uniform(-lim, lim, size=(fan_in, fan_out)).astype(dtype)
-
 
 def init_params(model: str, D: int, H: int, rng: np.random.Generator, *, dtype=np.float32,
                 eta: float = -1.0) -> dict[str, np.ndarray]:
@@ -159,17 +149,6 @@ def loss_backward(dloss: float, cache):
 
 
 # ----------------------------------------------------------------------------- cells
-
-def _mm(a: np.ndarray, W: np.ndarray) -> np.ndarray:
-    """(B, K, n) @ (n, m) -> (B, K, m) as ONE 2-D GEMM over B*K rows. A 3-D @ 2-D matmul makes
-    NumPy loop over B small (K x n) products, measured 5x slower here."""
-    return (a.reshape(-1, a.shape[-1]) @ W).reshape(a.shape[:-1] + (W.shape[1],))
-
-
-def _outer(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """sum over batch and slots of a^T b: a (B, K, n), b (B, K, m) -> (n, m)."""
-    return a.reshape(-1, a.shape[-1]).T @ b.reshape(-1, b.shape[-1])
-
 
 def rnn_cell_forward(u: np.ndarray, h_prev: np.ndarray, p: dict):
     """RNN-EM cell. u: (B, K, D), h_prev: (B, K, H) -> (h (B, K, H), o (B, K, D)), cache."""

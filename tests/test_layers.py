@@ -1,0 +1,77 @@
+"""Float64 gradient checks of common.layers and agreement with direct formulas."""
+
+import numpy as np
+import pytest
+
+from common.gradcheck import check_gradients
+from common.layers import (ACTIVATIONS, activation_backward, activation_forward, bce_logits_backward,
+                           bce_logits_forward, linear_backward, linear_forward, mm, sigmoid, softplus)
+
+
+def _rng():
+    return np.random.default_rng(0)
+
+
+def test_sigmoid_softplus_match_direct_formulas():
+    a = np.linspace(-30, 30, 601)
+    np.testing.assert_allclose(sigmoid(a), 1 / (1 + np.exp(-a)), rtol=1e-12, atol=1e-15)
+    np.testing.assert_allclose(softplus(a), np.log1p(np.exp(a)), rtol=1e-12)
+    assert np.isfinite(softplus(np.array([1e4, -1e4]))).all()
+
+
+def test_mm_matches_einsum_for_leading_dims():
+    r = _rng()
+    a, W = r.normal(size=(3, 4, 5)), r.normal(size=(5, 2))
+    np.testing.assert_allclose(mm(a, W), np.einsum("bkn,nm->bkm", a, W), rtol=1e-12)
+
+
+@pytest.mark.parametrize("kind", ACTIVATIONS)
+def test_linear_activation_bce_stack_gradients(kind):
+    """loss = sum_n w_n BCE(act(x W1 + b1) W2 + b2, t) checked against every input and parameter."""
+    r = _rng()
+    p = {"x": r.normal(size=(2, 3, 6)), "W1": r.normal(size=(6, 5)) * 0.5, "b1": r.normal(size=5) * 0.1,
+         "W2": r.normal(size=(5, 4)) * 0.5, "b2": r.normal(size=4) * 0.1}
+    t = (r.random((2, 3, 4)) < 0.5).astype(float)
+    mask = r.random((2, 3, 4))
+    dl = r.normal(size=(2, 3))
+
+    def forward():
+        a, c1 = linear_forward(p["x"], p["W1"], p["b1"])
+        h, c2 = activation_forward(a, kind)
+        o, c3 = linear_forward(h, p["W2"], p["b2"])
+        loss, c4 = bce_logits_forward(o, t, mask)
+        return float(np.sum(loss * dl)), (c1, c2, c3, c4)
+
+    _, (c1, c2, c3, c4) = forward()
+    do = bce_logits_backward(dl, c4)
+    dh, g2 = linear_backward(do, c3)
+    da = activation_backward(dh, c2)
+    dx, g1 = linear_backward(da, c1)
+    grads = {"x": dx, "W1": g1["W"], "b1": g1["b"], "W2": g2["W"], "b2": g2["b"]}
+    check_gradients(lambda: forward()[0], p, grads).assert_ok(1e-6)
+
+
+def test_bce_matches_direct_formula_and_handles_extreme_logits():
+    r = _rng()
+    l, t = r.normal(size=(4, 7)) * 3, (r.random((4, 7)) < 0.5).astype(float)
+    q = sigmoid(l)
+    direct = -(t * np.log(q) + (1 - t) * np.log(1 - q)).sum(-1)
+    np.testing.assert_allclose(bce_logits_forward(l, t)[0], direct, rtol=1e-10)
+    big = bce_logits_forward(np.array([[800.0, -800.0]]), np.array([[1.0, 0.0]]))[0]
+    assert np.all(np.isfinite(big)) and big[0] < 1e-12
+
+
+def test_layers_keep_float32():
+    r = _rng()
+    x = r.normal(size=(3, 4)).astype(np.float32)
+    W, b = r.normal(size=(4, 2)).astype(np.float32), np.zeros(2, np.float32)
+    y, c = linear_forward(x, W, b)
+    h, ca = activation_forward(y, "tanh")
+    loss, cl = bce_logits_forward(h, np.ones_like(h))
+    dx, g = linear_backward(activation_backward(bce_logits_backward(np.ones(3, np.float32), cl), ca), c)
+    assert {a.dtype for a in (y, h, loss, dx, g["W"], g["b"])} == {np.dtype(np.float32)}
+
+
+def test_unknown_activation_is_rejected():
+    with pytest.raises(ValueError, match="unknown activation"):
+        activation_forward(np.zeros(2), "swish")
