@@ -13,7 +13,9 @@ import numpy as np
 
 __all__ = ["ACTIVATIONS", "sigmoid", "softplus", "glorot", "mm", "outer",
            "linear_forward", "linear_backward", "activation_forward", "activation_backward",
-           "bce_logits_forward", "bce_logits_backward"]
+           "bce_logits_forward", "bce_logits_backward", "lstm_step_forward", "lstm_step_backward",
+           "softplus_backward", "gaussian_kl_forward", "gaussian_kl_backward", "gaussian_sample_forward",
+           "gaussian_sample_backward"]
 
 ACTIVATIONS = ("relu", "tanh", "sigmoid", "identity")
 
@@ -112,3 +114,79 @@ def bce_logits_backward(dloss: np.ndarray, cache) -> np.ndarray:
     if weight is not None:
         d = d * weight
     return d * np.asarray(dloss, dtype=logits.dtype)[..., None]
+
+
+# ----------------------------------------------------------------------------- LSTM cell (appended for AIR)
+
+def lstm_step_forward(xw: np.ndarray, h_prev: np.ndarray, c_prev: np.ndarray, Wh: np.ndarray):
+    """One LSTM step (Hochreiter & Schmidhuber 1997, forget-gate form of Gers et al. 2000).
+
+    xw: (B, 4H) input projection x W_x + b, computed by the caller (a constant input such as an
+        image can be projected ONCE for all steps). Gate order along the last axis: i, f, o, g.
+    h_prev, c_prev: (B, H); Wh: (H, 4H).
+        a = xw + h_prev Wh;  i, f, o = sigmoid(a_i, a_f, a_o);  g = tanh(a_g)
+        c = f * c_prev + i * g;  h = o * tanh(c)
+    Returns (h (B, H), c (B, H), cache).
+    """
+    H = h_prev.shape[-1]
+    a = xw + h_prev @ Wh
+    ifo = sigmoid(a[:, :3 * H])
+    g = np.tanh(a[:, 3 * H:])
+    i, f, o = ifo[:, :H], ifo[:, H:2 * H], ifo[:, 2 * H:]
+    c = f * c_prev + i * g
+    tc = np.tanh(c)
+    h = o * tc
+    return h, c, (h_prev, c_prev, Wh, i, f, o, g, tc)
+
+
+def lstm_step_backward(dh: np.ndarray, dc: np.ndarray, cache):
+    """Backward of :func:`lstm_step_forward`.
+
+    dh, dc: (B, H) gradients w.r.t. this step's h and c (dc from the next step, or zeros).
+    Returns (dxw (B, 4H), dh_prev (B, H), dc_prev (B, H), dWh (H, 4H)); the caller turns dxw
+    into dW_x = x^T dxw and db = sum(dxw) (summed over steps when x is shared).
+    """
+    h_prev, c_prev, Wh, i, f, o, g, tc = cache
+    do = dh * tc
+    dc = dc + dh * o * (1 - tc * tc)
+    di, df, dg = dc * g, dc * c_prev, dc * i
+    da = np.concatenate([di * i * (1 - i), df * f * (1 - f), do * o * (1 - o), dg * (1 - g * g)], axis=1)
+    return da, da @ Wh.T, dc * f, h_prev.T @ da
+
+
+# ----------------------------------------------------------------------------- Gaussians (appended for AIR)
+
+def softplus_backward(dy: np.ndarray, a: np.ndarray) -> np.ndarray:
+    """d softplus(a) / da = sigmoid(a); returns dy * sigmoid(a)."""
+    return dy * sigmoid(a)
+
+
+def gaussian_kl_forward(mu: np.ndarray, sd: np.ndarray, prior_mu, prior_sd):
+    """KL( N(mu, sd^2) || N(prior_mu, prior_sd^2) ), elementwise, summed over the last axis.
+
+    mu, sd: (..., D) with sd > 0; prior_mu, prior_sd: scalars or (D,) arrays.
+        KL = log(prior_sd / sd) + (sd^2 + (mu - prior_mu)^2) / (2 prior_sd^2) - 1/2
+    Returns (kl (...,), cache).
+    """
+    pm = np.asarray(prior_mu, dtype=mu.dtype)
+    ps = np.asarray(prior_sd, dtype=mu.dtype)
+    var = ps * ps
+    kl = np.log(ps / sd) + (sd * sd + (mu - pm) ** 2) / (2 * var) - 0.5
+    return kl.sum(-1), (mu, sd, pm, var)
+
+
+def gaussian_kl_backward(dkl: np.ndarray, cache):
+    """dkl: (...,) -> (dmu (..., D), dsd (..., D)); dKL/dmu = (mu - m)/s0^2, dKL/dsd = sd/s0^2 - 1/sd."""
+    mu, sd, pm, var = cache
+    d = np.asarray(dkl, dtype=mu.dtype)[..., None]
+    return d * (mu - pm) / var, d * (sd / var - 1.0 / sd)
+
+
+def gaussian_sample_forward(mu: np.ndarray, sd: np.ndarray, eps: np.ndarray):
+    """Reparameterised sample z = mu + sd * eps (Kingma & Welling 2014), eps ~ N(0, I) given."""
+    return mu + sd * eps, eps
+
+
+def gaussian_sample_backward(dz: np.ndarray, cache):
+    """dz -> (dmu, dsd) = (dz, dz * eps)."""
+    return dz, dz * cache
