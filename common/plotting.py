@@ -17,7 +17,7 @@ from typing import Sequence
 import numpy as np
 
 __all__ = ["SLOT_COLOURS", "BACKGROUND", "UNASSIGNED", "colourise", "soft_colourise", "image_grid",
-           "label_frame", "save_gif"]
+           "label_frame", "save_gif", "iteration_columns", "match_truth_to_slots", "truth_colours"]
 
 # tab10 without its grey (grey is reserved for UNASSIGNED), then the light tab20 partners of the
 # same hues. The first 9 are well separated; slots beyond 9 reuse hues in a lighter shade.
@@ -231,3 +231,51 @@ def save_gif(frames, path, *, fps: float = 4.0, upscale: int = 4, captions: Sequ
     # Pillow: duration in ms per frame, loop=0 = forever.
     iio.imwrite(path, f, extension=".gif", duration=durations if len(f) > 1 else durations[0], loop=0)
     return path
+
+
+# ----------------------------------------------------------------------------- slot/iteration helpers
+
+def iteration_columns(T: int, max_cols: int = 8) -> np.ndarray:
+    """Indices of the EM iterations to show: all if T <= max_cols, else evenly spaced including
+    the first and always the last."""
+    if T < 1 or max_cols < 1:
+        raise ValueError(f"T and max_cols must be >= 1, got {T}, {max_cols}")
+    if T <= max_cols:
+        return np.arange(T)
+    return np.unique(np.round(np.linspace(0, T - 1, max_cols)).astype(int))
+
+
+def match_truth_to_slots(labels: np.ndarray, slots: np.ndarray, K: int) -> np.ndarray:
+    """Colour index for each true group so that it matches the slot covering it best.
+
+    labels: (H, W) int, 0 = background/overlap, g >= 1 = group; slots: (H, W) int in 0..K-1.
+    Returns m (labels.max() + 1,) with m[0] = -1 (grey overlap) and m[g] a slot index. Greedy
+    one-to-one: the largest (group, slot) overlap first. Groups left over when there are more
+    groups than slots get colours K, K+1, ... so they stay distinct.
+    """
+    G = int(labels.max()) if labels.size else 0
+    counts = np.zeros((G + 1, K), dtype=np.int64)
+    np.add.at(counts, (labels.ravel(), slots.ravel()), 1)
+    counts[0] = -1  # label 0 is not a group
+    m = np.full(G + 1, -1, dtype=np.int64)
+    present = [g for g in range(1, G + 1) if np.any(labels == g)]
+    c = counts.astype(float)
+    for _ in range(min(len(present), K)):
+        g, k = np.unravel_index(np.argmax(c), c.shape)
+        m[g] = k
+        c[g, :] = -np.inf
+        c[:, k] = -np.inf
+    extra = K
+    for g in present:
+        if m[g] < 0:
+            m[g] = min(extra, len(SLOT_COLOURS) - 1)
+            extra += 1
+    return m
+
+
+def truth_colours(labels: np.ndarray, images: np.ndarray, slots: np.ndarray | None = None, K: int = 0):
+    """Ground truth as RGB; matched to ``slots`` if given, else group g gets colour g-1."""
+    lab = labels.astype(np.int64)
+    if slots is None:
+        return colourise(lab - 1, images)
+    return colourise(match_truth_to_slots(lab, slots, K)[lab], images)

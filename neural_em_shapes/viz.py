@@ -24,7 +24,8 @@ from pathlib import Path
 
 import numpy as np
 
-from common.plotting import SLOT_COLOURS, colourise, image_grid, save_gif, soft_colourise
+from common.plotting import (SLOT_COLOURS, colourise, image_grid, iteration_columns, match_truth_to_slots,
+                             save_gif, soft_colourise, truth_colours)
 from common.runs import read_run
 
 __all__ = ["RunDataError", "FIGURES", "GIF_NAME", "load_examples", "load_snapshots",
@@ -151,52 +152,6 @@ def _title(rec: dict, what: str) -> str:
 
 # ----------------------------------------------------------------------------- helpers
 
-def iteration_columns(T: int, max_cols: int = MAX_ITER_COLUMNS) -> np.ndarray:
-    """Indices of the EM iterations to show: all if T <= max_cols, else evenly spaced including
-    the first and always the last."""
-    if T < 1 or max_cols < 1:
-        raise ValueError(f"T and max_cols must be >= 1, got {T}, {max_cols}")
-    if T <= max_cols:
-        return np.arange(T)
-    return np.unique(np.round(np.linspace(0, T - 1, max_cols)).astype(int))
-
-
-def match_truth_to_slots(labels: np.ndarray, slots: np.ndarray, K: int) -> np.ndarray:
-    """Colour index for each true group so that it matches the slot covering it best.
-
-    labels: (H, W) int, 0 = background/overlap, g >= 1 = group; slots: (H, W) int in 0..K-1.
-    Returns m (labels.max() + 1,) with m[0] = -1 (grey overlap) and m[g] a slot index. Greedy
-    one-to-one: the largest (group, slot) overlap first. Groups left over when there are more
-    groups than slots get colours K, K+1, ... so they stay distinct.
-    """
-    G = int(labels.max()) if labels.size else 0
-    counts = np.zeros((G + 1, K), dtype=np.int64)
-    np.add.at(counts, (labels.ravel(), slots.ravel()), 1)
-    counts[0] = -1  # label 0 is not a group
-    m = np.full(G + 1, -1, dtype=np.int64)
-    present = [g for g in range(1, G + 1) if np.any(labels == g)]
-    c = counts.astype(float)
-    for _ in range(min(len(present), K)):
-        g, k = np.unravel_index(np.argmax(c), c.shape)
-        m[g] = k
-        c[g, :] = -np.inf
-        c[:, k] = -np.inf
-    extra = K
-    for g in present:
-        if m[g] < 0:
-            m[g] = min(extra, len(SLOT_COLOURS) - 1)
-            extra += 1
-    return m
-
-
-def _truth(labels: np.ndarray, images: np.ndarray, slots: np.ndarray | None = None, K: int = 0):
-    """Ground truth as RGB; matched to ``slots`` if given, else group g gets colour g-1."""
-    lab = labels.astype(np.int64)
-    if slots is None:
-        return colourise(lab - 1, images)
-    return colourise(match_truth_to_slots(lab, slots, K)[lab], images)
-
-
 def _tint(psi: np.ndarray, colour: np.ndarray) -> np.ndarray:
     """Bernoulli means (H, W) as shades from white (0) to the slot colour (1)."""
     return 1.0 - np.clip(psi, 0, 1)[..., None] * (1.0 - colour)
@@ -228,7 +183,7 @@ def _baseline_lines(ax, baselines: list[tuple[str, float]]) -> None:
 
 def _dataset_examples(out: Path, rec: dict, ex: dict) -> Path:
     imgs, labs = ex["images"], ex["labels"]
-    return image_grid([list(imgs), list(_truth(labs, imgs))], titles=[f"test {i + 1}" for i in range(len(imgs))],
+    return image_grid([list(imgs), list(truth_colours(labs, imgs))], titles=[f"test {i + 1}" for i in range(len(imgs))],
                       row_labels=["input", "true groups"], path=out / "dataset_examples.png",
                       suptitle=_title(rec, "Static-shapes test images (grey = overlap of shapes)"))
 
@@ -282,7 +237,7 @@ def _em_iterations(out: Path, rec: dict, ex: dict) -> Path:
     slots = gamma.argmax(axis=2).reshape(T, *imgs.shape)  # (T, n, H, W)
     cols = iteration_columns(T)
     rows = [[imgs[i], *(colourise(slots[t, i], imgs[i], K) for t in cols),
-             _truth(labs[i], imgs[i], slots[-1, i], K)] for i in range(n)]
+             truth_colours(labs[i], imgs[i], slots[-1, i], K)] for i in range(n)]
     titles = ["input", *(f"t={t + 1}" for t in cols), "truth"]
     return image_grid(rows, titles=titles, row_labels=[f"test {i + 1}" for i in range(n)],
                       path=out / "em_iterations.png",

@@ -1,0 +1,322 @@
+"""Figures of Reconstruction Clustering, regenerated from saved run directories (no retraining).
+
+Per dataset run directory (``<out>/<dataset>/``: run.json, trace.npz, weights.npz):
+  scores_sorted.png     per-image test AMI and confidence, sorted by score (top of thesis Figs. 4.8-4.10)
+  rc_iterations.png     six test images spanning the score range: input, assignments over the RC
+                        iterations, ground truth (centre of Figs. 4.8-4.10)
+  loglik_iterations.png log-likelihood over iterations: test mean ± s.d. and the six examples (right of 4.8)
+  loglik_vs_K.png       log-likelihood over iterations for several K (Fig. 4.7b)
+  ami_per_iteration.png AMI(max) after every iteration, with the baselines
+  reconstructions.png   per-slot reconstructions psi_k at the last iteration
+  dae_learning_curve.png
+  rc_iterations.gif     the RC iterations on eight test images
+Across datasets (``make_summary_figures``): ami_vs_K.png (Fig. 4.7a), single_vs_multi.png
+(Fig. 4.12a), dae_loss_vs_ami.png (Fig. 4.11, from the search records), novel_objects.png (Fig. 4.14).
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+
+from common.plotting import colourise, image_grid, save_gif, soft_colourise, truth_colours
+from common.runs import load_weights, read_run
+
+__all__ = ["make_dataset_figures", "make_gif", "make_summary_figures", "ami_vs_k_figure",
+           "single_vs_multi_figure", "loss_vs_ami_figure", "novel_objects_figure", "pick_examples",
+           "DATASET_FIGURES", "GIF_NAME"]
+
+DATASET_FIGURES = ("scores_sorted.png", "rc_iterations.png", "loglik_iterations.png", "loglik_vs_K.png",
+                   "ami_per_iteration.png", "reconstructions.png", "dae_learning_curve.png")
+GIF_NAME = "rc_iterations.gif"
+SHOW_ITERS = (0, 1, 2, 3, 5, 10)
+
+
+def _figure(w=6.4, h=4.2):
+    from matplotlib.figure import Figure
+    fig = Figure(figsize=(w, h), dpi=100, layout="constrained")
+    return fig, fig.subplots()
+
+
+def _save(fig, path: Path) -> Path:
+    fig.savefig(path)
+    return path
+
+
+def _load(run_dir) -> tuple[dict, dict]:
+    run_dir = Path(run_dir)
+    rec = read_run(run_dir / "run.json")
+    with np.load(run_dir / "trace.npz") as z:
+        tr = {k: z[k] for k in z.files}
+    return rec, tr
+
+
+def _hw(tr: dict) -> tuple[int, int]:
+    return tuple(tr["images"].shape[1:3])
+
+
+def _title(rec: dict, what: str) -> str:
+    c = rec["config"]
+    q = " (--quick: not a result)" if rec.get("notes", "").startswith("--quick") else ""
+    return f"RC {c['dataset']}, K={c['K']}, {c['train_on']}-object DAE: {what}{q}"
+
+
+def pick_examples(scores: np.ndarray, n: int = 6) -> np.ndarray:
+    """Indices of n images spanning the score range (best to worst), NaN scores skipped."""
+    ok = np.flatnonzero(np.isfinite(scores))
+    if ok.size == 0:
+        return np.arange(min(n, scores.size))
+    order = ok[np.argsort(-scores[ok], kind="stable")]
+    return order[np.unique(np.round(np.linspace(0, order.size - 1, min(n, order.size))).astype(int))]
+
+
+def _iters(T: int) -> list[int]:
+    return [t for t in SHOW_ITERS if t < T] + ([T - 1] if T - 1 not in SHOW_ITERS else [])
+
+
+def _scores_sorted(out: Path, rec: dict) -> Path:
+    m = rec["metrics"]
+    s = np.asarray(m["test_per_image_ami_max"], float)
+    c = np.asarray(m["test_per_image_confidence"], float)
+    order = np.argsort(-np.nan_to_num(s, nan=-1), kind="stable")
+    fig, ax = _figure(7, 3.2)
+    ax.plot(s[order], label=f"AMI(max), mean {np.nanmean(s):.3f}")
+    ax.plot(c[order], label="confidence (mean max_k gamma)", alpha=0.7)
+    ax.set_xlabel("test images sorted by score")
+    ax.set_ylim(-0.05, 1.05)
+    ax.legend(loc="lower left")
+    ax.set_title(_title(rec, "score per test image"), fontsize=9)
+    return _save(fig, out / "scores_sorted.png")
+
+
+def _rc_iterations(out: Path, rec: dict, tr: dict) -> Path:
+    H, W = _hw(tr)
+    scores = np.asarray(rec["metrics"]["test_per_image_ami_max"], float)[:len(tr["images"])]
+    idx = pick_examples(scores)
+    K = tr["gammas"].shape[2]
+    iters = _iters(tr["gammas"].shape[0])
+    rows = [[tr["images"][i] for i in idx]]
+    for t in iters:
+        rows.append([colourise(tr["gammas"][t, i].argmax(0).reshape(H, W), tr["images"][i], K) for i in idx])
+    last = [tr["gammas"][-1, i].argmax(0).reshape(H, W) for i in idx]
+    rows.append([truth_colours(tr["labels"][i], tr["images"][i], last[j], K) for j, i in enumerate(idx)])
+    return image_grid(rows, titles=[f"AMI {scores[i]:.2f}" for i in idx],
+                      row_labels=["input"] + [("init" if t == 0 else f"iter {t}") for t in iters] + ["truth"],
+                      path=out / "rc_iterations.png", suptitle=_title(rec, "assignments over iterations"))
+
+
+def _loglik_iterations(out: Path, rec: dict, tr: dict) -> Path:
+    m = rec["metrics"]
+    mu, sd = np.asarray(m["test_loglik_per_iteration_mean"]), np.asarray(m["test_loglik_per_iteration_std"])
+    it = np.arange(1, mu.size + 1)
+    fig, ax = _figure()
+    ax.plot(it, mu, color="k", label="test mean")
+    ax.fill_between(it, mu - sd, mu + sd, color="k", alpha=0.15, label="± s.d.")
+    scores = np.asarray(m["test_per_image_ami_max"], float)[:len(tr["images"])]
+    for i in pick_examples(scores):
+        ax.plot(it, tr["loglik"][:, i], alpha=0.7, linewidth=1, label=f"example, AMI {scores[i]:.2f}")
+    ax.set_xlabel("RC iteration")
+    ax.set_ylabel("log-likelihood (nats per image)")
+    ax.legend(fontsize=7)
+    ax.set_title(_title(rec, "log-likelihood"), fontsize=9)
+    return _save(fig, out / "loglik_iterations.png")
+
+
+def _loglik_vs_K(out: Path, rec: dict) -> Path:
+    fig, ax = _figure()
+    for row in rec["metrics"]["ami_vs_K"]:
+        mu, sd = np.asarray(row["loglik_per_iteration_mean"]), np.asarray(row["loglik_per_iteration_std"])
+        it = np.arange(1, mu.size + 1)
+        line, = ax.plot(it, mu, label=f"K={row['K']} (AMI {row['ami_max']:.3f})")
+        ax.fill_between(it, mu - sd, mu + sd, color=line.get_color(), alpha=0.12)
+    ax.set_xlabel("RC iteration")
+    ax.set_ylabel("log-likelihood (nats per image)")
+    ax.legend(fontsize=8)
+    ax.set_title(_title(rec, "log-likelihood for several K (Fig. 4.7b)"), fontsize=9)
+    return _save(fig, out / "loglik_vs_K.png")
+
+
+def _ami_per_iteration(out: Path, rec: dict) -> Path:
+    m = rec["metrics"]
+    per = np.asarray(m["test_ami_max_per_iteration"], float)
+    fig, ax = _figure()
+    ax.plot(np.arange(per.size), per, marker="o", label="RC, test AMI(max)")
+    for i, (name, v) in enumerate(rec.get("baselines", {}).items()):
+        ax.axhline(v["ami_max"], linestyle="--", linewidth=1, color=["0.5", "#bcbd22", "#17becf"][i % 3],
+                   label=f"{name}: {v['ami_max']:.3f}")
+    if m.get("thesis_ami") is not None:
+        ax.axhline(m["thesis_ami"], color="#d62728", linestyle=":", label=f"thesis: {m['thesis_ami']:.3f}")
+    ax.set_xlabel("RC iteration (0 = random init)")
+    ax.set_ylabel("AMI(max)")
+    ax.set_ylim(-0.05, 1.05)
+    ax.legend(fontsize=8)
+    ax.set_title(_title(rec, "AMI per iteration"), fontsize=9)
+    return _save(fig, out / "ami_per_iteration.png")
+
+
+def _reconstructions(out: Path, rec: dict, tr: dict) -> Path:
+    H, W = _hw(tr)
+    K = tr["psis"].shape[2]
+    n = min(6, len(tr["images"]))
+    rows = []
+    for i in range(n):
+        g = tr["gammas"][-1, i].reshape(K, H, W)
+        row = [tr["images"][i], soft_colourise(g, tr["images"][i])]
+        row += [tr["psis"][-1, i, k].reshape(H, W) for k in range(min(K, 12))]
+        rows.append(row)
+    return image_grid(rows, titles=["input", "gamma"] + [f"psi_{k + 1}" for k in range(min(K, 12))],
+                      path=out / "reconstructions.png", suptitle=_title(rec, "per-slot reconstructions, last iteration"))
+
+
+def _learning_curve(out: Path, rec: dict) -> Path:
+    h = rec["history"]
+    fig, ax = _figure()
+    ax.plot(h["epoch"][1:], h["train_loss"][1:], label="train (noisy input)")
+    ax.plot(h["epoch"], h["valid_loss"], label="validation (fixed noisy copy)")
+    best = rec["metrics"]["dae_best_epoch"]
+    ax.axvline(best, color="0.4", linestyle=":", label=f"kept: epoch {best}")
+    ax.set_xlabel("epoch")
+    ax.set_ylabel("denoising BCE (nats per image)")
+    ax.set_yscale("log")
+    ax.legend()
+    ax.set_title(_title(rec, "DAE training"), fontsize=9)
+    return _save(fig, out / "dae_learning_curve.png")
+
+
+def make_gif(run_dir, *, n: int = 8, fps: float = 2.0, upscale: int = 4) -> Path:
+    """The RC iterations (soft assignments) on the first n traced test images, one frame per iteration."""
+    run_dir = Path(run_dir)
+    rec, tr = _load(run_dir)
+    H, W = _hw(tr)
+    G = tr["gammas"]
+    K = G.shape[2]
+    n = min(n, G.shape[1])
+    frames, captions = [], []
+    for t in range(G.shape[0]):
+        tiles = [soft_colourise(G[t, i].reshape(K, H, W), tr["images"][i]) for i in range(n)]
+        frames.append(np.concatenate([np.pad(x, ((1, 1), (1, 1), (0, 0)), constant_values=1.0) for x in tiles], 1))
+        captions.append(f"{rec['config']['dataset']}: " + ("random init" if t == 0 else f"RC iteration {t}"))
+    return save_gif(np.stack(frames), run_dir / GIF_NAME, fps=fps, upscale=upscale, captions=captions, hold_last_s=1.5)
+
+
+def make_dataset_figures(run_dir, gif: bool = True) -> list[Path]:
+    run_dir = Path(run_dir)
+    rec, tr = _load(run_dir)
+    paths = [_scores_sorted(run_dir, rec), _rc_iterations(run_dir, rec, tr), _loglik_iterations(run_dir, rec, tr),
+             _loglik_vs_K(run_dir, rec), _ami_per_iteration(run_dir, rec), _reconstructions(run_dir, rec, tr),
+             _learning_curve(run_dir, rec)]
+    if gif:
+        paths.append(make_gif(run_dir))
+    return paths
+
+
+# ----------------------------------------------------------------------------- across datasets
+
+def _dataset_runs(root: Path) -> dict[str, dict]:
+    runs = {}
+    for p in sorted(Path(root).glob("*/run.json")):
+        rec = read_run(p)
+        runs[rec["config"]["dataset"]] = rec
+    return runs
+
+
+def ami_vs_k_figure(root, path=None) -> Path:
+    """Fig. 4.7a: test AMI(max) against K for every dataset of a run root; thesis K marked."""
+    root = Path(root)
+    fig, ax = _figure(7, 4.2)
+    for name, rec in _dataset_runs(root).items():
+        rows = rec["metrics"]["ami_vs_K"]
+        line, = ax.plot([r["K"] for r in rows], [r["ami_max"] for r in rows], marker="o", label=name)
+        ax.plot([rec["metrics"]["K"]], [rec["metrics"]["test_ami_max"]], marker="*", markersize=14,
+                color=line.get_color())
+    ax.set_xlabel("K (star: the thesis K)")
+    ax.set_ylabel("test AMI(max)")
+    ax.set_ylim(-0.05, 1.05)
+    ax.legend(fontsize=8)
+    ax.set_title("Reconstruction Clustering: AMI against K (thesis Fig. 4.7a)", fontsize=10)
+    return _save(fig, Path(path or root / "ami_vs_K.png"))
+
+
+def single_vs_multi_figure(single_root, multi_root, path) -> Path:
+    """Fig. 4.12a: test AMI of single- vs multi-object-trained DAEs, with the thesis values."""
+    from .cli import THESIS_AMI
+    s, m = _dataset_runs(single_root), _dataset_runs(multi_root)
+    names = [n for n in s if n in m]
+    x = np.arange(len(names))
+    fig, ax = _figure(7.5, 4.2)
+    ax.bar(x - 0.3, [s[n]["metrics"]["test_ami_max"] for n in names], 0.2, label="ours, single-object DAE (soft)")
+    ax.bar(x - 0.1, [THESIS_AMI["single"][n] for n in names], 0.2, label="thesis, single", alpha=0.5)
+    ax.bar(x + 0.1, [m[n]["metrics"]["test_ami_max"] for n in names], 0.2, label="ours, multi-object DAE (hard)")
+    ax.bar(x + 0.3, [THESIS_AMI["multi"].get(n, np.nan) for n in names], 0.2, label="thesis, multi", alpha=0.5)
+    ax.set_xticks(x, names, rotation=20, fontsize=8)
+    ax.set_ylabel("test AMI(max)")
+    ax.set_ylim(0, 1.05)
+    ax.legend(fontsize=7)
+    ax.set_title("Single- vs multi-object training (thesis Fig. 4.12a)", fontsize=10)
+    return _save(fig, Path(path))
+
+
+def loss_vs_ami_figure(search_dir, path) -> Path:
+    """Fig. 4.11: DAE validation loss against validation AMI over the random-search runs."""
+    files = sorted(Path(search_dir).glob("single_*.json"))
+    n = max(len(files), 1)
+    cols = min(3, n)
+    rows = (n + cols - 1) // cols
+    from matplotlib.figure import Figure
+    fig = Figure(figsize=(3.3 * cols, 2.8 * rows), dpi=100, layout="constrained")
+    axes = np.atleast_1d(fig.subplots(rows, cols)).ravel()
+    for ax, f in zip(axes, files):
+        rec = json.loads(f.read_text())
+        loss = np.array([r["valid_dae_loss"] for r in rec["runs"]], float)
+        ami = np.array([r["valid_ami_max"] for r in rec["runs"]], float)
+        ok = np.isfinite(loss) & np.isfinite(ami)
+        ax.scatter(loss[ok], ami[ok], s=14)
+        c = rec["chosen"]
+        ax.scatter([c["valid_dae_loss"]], [c["valid_ami_max"]], marker="*", s=120, color="#d62728", label="chosen")
+        ax.set_xscale("log")
+        ax.set_title(rec["dataset"], fontsize=9)
+        ax.set_xlabel("DAE validation loss", fontsize=8)
+        ax.set_ylabel("validation AMI(max)", fontsize=8)
+    for ax in axes[len(files):]:
+        ax.set_visible(False)
+    fig.suptitle("DAE loss vs RC score across the random search (thesis Fig. 4.11)", fontsize=10)
+    return _save(fig, Path(path))
+
+
+def novel_objects_figure(multi_mnist_run, path, *, seed: int = 0, iterations: int = 10) -> Path:
+    """Fig. 4.14: RC with the multi-MNIST DAE on objects it never saw (letters, circles, bars)."""
+    from common.novel_objects import novel_object_scenes
+    from .rc import run_rc
+    run_dir = Path(multi_mnist_run)
+    rec = read_run(run_dir / "run.json")
+    params = load_weights(run_dir / "weights.npz")
+    act = rec["config"]["dae"]["activation"]
+    scenes = novel_object_scenes(6, np.random.default_rng(seed), canvas=(48, 48))
+    K = int(scenes.labels.reshape(len(scenes.labels), -1).max(1).max())
+    tr = run_rc(scenes.images, params, act, K=K, iterations=iterations, rng=np.random.default_rng(seed),
+                keep=len(scenes.images))
+    from common.metrics import grouping_score
+    _, per = grouping_score(scenes.labels.reshape(len(scenes.labels), -1), tr.pred[-1])
+    H, W = scenes.images.shape[1:]
+    rows = [list(scenes.images)]
+    for t in _iters(tr.gammas.shape[0]):
+        rows.append([colourise(tr.gammas[t, i].argmax(0).reshape(H, W), scenes.images[i], K) for i in range(len(per))])
+    last = [tr.gammas[-1, i].argmax(0).reshape(H, W) for i in range(len(per))]
+    rows.append([truth_colours(scenes.labels[i], scenes.images[i], last[i], K) for i in range(len(per))])
+    return image_grid(rows, titles=[f"AMI {a:.2f}" for a in per],
+                      row_labels=["input"] + [("init" if t == 0 else f"iter {t}") for t in _iters(tr.gammas.shape[0])] + ["truth"],
+                      path=Path(path), suptitle="RC with the multi-MNIST DAE on novel objects (thesis Fig. 4.14)")
+
+
+def make_summary_figures(root, *, multi_root=None, search_dir=None) -> list[Path]:
+    root = Path(root)
+    paths = [ami_vs_k_figure(root)]
+    if multi_root is not None:
+        paths.append(single_vs_multi_figure(root, multi_root, root / "single_vs_multi.png"))
+    if search_dir is not None and any(Path(search_dir).glob("single_*.json")):
+        paths.append(loss_vs_ami_figure(search_dir, root / "dae_loss_vs_ami.png"))
+    if (root / "multi_mnist" / "weights.npz").exists():
+        paths.append(novel_objects_figure(root / "multi_mnist", root / "novel_objects.png"))
+    return paths

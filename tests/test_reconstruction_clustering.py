@@ -1,0 +1,241 @@
+"""Reconstruction Clustering: DAE gradients (float64), salt-and-pepper noise, the E-step, the RC
+loop (vectorised = per-image, chunking-invariant, deterministic), the search, the CLI and figures."""
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from common.gradcheck import check_gradients
+from common.metrics import grouping_score
+from reconstruction_clustering.config import PRESETS, THESIS_CONFIGS, DAEConfig, preset
+from reconstruction_clustering.dae import (dae_loss_backward, dae_loss_forward, decode, encode, init_dae,
+                                           salt_and_pepper, train_dae)
+from reconstruction_clustering.rc import e_step, init_gamma, rc_scores, run_rc
+from reconstruction_clustering.search import sample_config
+
+ROOT = Path(__file__).resolve().parents[1]
+SCRIPT = ROOT / "reconstruction_clustering" / "reconstruction_clustering.py"
+
+
+def _cli(args, cwd=ROOT, module=None):
+    cmd = [sys.executable, "-m", module] if module else [sys.executable, str(SCRIPT)]
+    return subprocess.run(cmd + list(args), cwd=cwd, capture_output=True, text=True, timeout=300)
+
+
+# ----------------------------------------------------------------------------- DAE
+
+@pytest.mark.parametrize("activation", ["relu", "tanh", "sigmoid"])
+def test_dae_loss_gradients_float64(activation):
+    rng = np.random.default_rng(0)
+    p = init_dae(12, 7, rng, dtype=np.float64)
+    p = {k: v + 0.1 * rng.normal(size=v.shape) for k, v in p.items()}  # non-zero biases too
+    x = (rng.random((5, 12)) < 0.4).astype(np.float64)
+    xn = salt_and_pepper(x, 0.3, rng)
+    _, cache = dae_loss_forward(xn, x, p, activation)
+    grads = dae_loss_backward(cache)
+    check_gradients(lambda: dae_loss_forward(xn, x, p, activation)[0], p, grads).assert_ok(1e-6)
+
+
+def test_salt_and_pepper_statistics():
+    rng = np.random.default_rng(1)
+    x = np.zeros((200, 500), np.float32)
+    y = salt_and_pepper(x, 0.4, rng)
+    assert y.dtype == np.float32 and set(np.unique(y)) <= {0.0, 1.0}
+    assert abs(y.mean() - 0.2) < 0.01            # half of the hit pixels become 1
+    assert salt_and_pepper(x, 0.0, rng) is x
+
+
+def test_train_dae_learns_and_is_deterministic():
+    rng = np.random.default_rng(0)
+    x = np.zeros((300, 16), np.float32)
+    x[np.arange(300), rng.integers(0, 16, 300)] = 1      # one-hot "objects"
+    kw = dict(hidden=8, activation="relu", noise=0.1, lr=1e-2, max_epochs=30, patience=10, batch=30)
+    a = train_dae(x[:270], x[270:], np.random.default_rng(3), **kw)
+    b = train_dae(x[:270], x[270:], np.random.default_rng(3), **kw)
+    assert a.history["valid_loss"] == b.history["valid_loss"]
+    assert a.best_valid_loss < 0.5 * a.history["valid_loss"][0]
+    assert all(v.dtype == np.float32 for v in a.params.values())
+    with pytest.raises(ValueError, match="optimizer"):
+        train_dae(x, x, rng, optimizer="rmsprop", **{k: v for k, v in kw.items()})
+
+
+# ----------------------------------------------------------------------------- RC loop
+
+def test_e_step_soft_hard_and_loglik():
+    rng = np.random.default_rng(0)
+    psi = rng.random((3, 4, 10)).astype(np.float32)
+    x = (rng.random((3, 10)) < 0.5).astype(np.float32)
+    g, ll = e_step(psi, x, "soft")
+    lik = np.where(x[:, None] > 0.5, psi, 1 - psi)
+    np.testing.assert_allclose(g, lik / lik.sum(1, keepdims=True), rtol=1e-5)
+    np.testing.assert_allclose(ll, np.log(lik.mean(1)).sum(-1), rtol=1e-5)
+    h, _ = e_step(psi, x, "hard")
+    assert set(np.unique(h)) <= {0.0, 1.0} and np.all(h.sum(1) == 1)
+    np.testing.assert_array_equal(h.argmax(1), g.argmax(1))
+    with pytest.raises(ValueError):
+        e_step(psi, x, "medium")
+
+
+def test_init_gamma_is_normalised():
+    g = init_gamma(4, 3, 20, np.random.default_rng(0))
+    assert g.shape == (4, 3, 20) and np.all(g >= 0)
+    np.testing.assert_allclose(g.sum(1), 1, rtol=1e-6)
+
+
+def _toy_dae():
+    """A hand-built DAE on 2x4 images: hidden unit 1 fires when the input has more ink in the left
+    2x2 block than in the right one and then decodes the left block; unit 2 the mirror image."""
+    D, H = 8, 2
+    left = np.array([1, 1, 0, 0, 1, 1, 0, 0], np.float32)
+    right = 1 - left
+    p = {"W_enc": np.stack([left - right, right - left], 1) * 3, "b_enc": np.zeros(H, np.float32),
+         "W_dec": np.stack([left, right]) * 12, "b_dec": np.full(D, -6.0, np.float32)}
+    return p
+
+
+def test_rc_separates_two_objects_with_a_dae_that_knows_them():
+    p = _toy_dae()
+    x = np.ones((20, 8), np.float32)
+    labels = np.array([1, 1, 2, 2, 1, 1, 2, 2])[None].repeat(20, 0)
+    tr = run_rc(x, p, "relu", K=2, iterations=5, rng=np.random.default_rng(0))
+    s = rc_scores(tr, labels)
+    assert s["ami_max"] > 0.99
+    assert tr.loglik[-1].mean() > tr.loglik[0].mean()
+    assert len(s["ami_max_per_iteration"]) == 6
+
+
+def test_rc_is_vectorised_chunk_invariant_and_deterministic():
+    rng = np.random.default_rng(0)
+    p = init_dae(16, 5, rng)
+    x = (rng.random((7, 16)) < 0.5).astype(np.float32)
+    a = run_rc(x, p, "tanh", K=3, iterations=3, rng=np.random.default_rng(4), keep=3, chunk=250)
+    b = run_rc(x, p, "tanh", K=3, iterations=3, rng=np.random.default_rng(4), keep=3, chunk=2)
+    np.testing.assert_array_equal(a.pred, b.pred)
+    np.testing.assert_allclose(a.gammas, b.gammas)
+    np.testing.assert_allclose(a.loglik, b.loglik, rtol=1e-6)
+    # One image at a time by hand: R-step then E-step.
+    g = init_gamma(7, 3, 16, np.random.default_rng(4))[2]
+    for _ in range(3):
+        z, _ = encode(g * x[2], p, "tanh")
+        (_, psi), _ = decode(z, p)
+        g, _ = e_step(psi[None], x[2:3])
+        g = g[0]
+    np.testing.assert_allclose(a.gamma[2], g, rtol=1e-5, atol=1e-6)
+    assert a.gammas.shape == (4, 3, 3, 16) and a.psis.shape == (3, 3, 3, 16)
+
+
+def test_rc_scores_match_grouping_score():
+    rng = np.random.default_rng(2)
+    p = init_dae(9, 4, rng)
+    x = (rng.random((5, 9)) < 0.6).astype(np.float32)
+    labels = rng.integers(0, 3, (5, 9)) * (x > 0)
+    tr = run_rc(x, p, "relu", K=2, iterations=2, rng=rng)
+    s = rc_scores(tr, labels)
+    assert s["ami_max"] == pytest.approx(grouping_score(labels, tr.pred[-1])[0], nan_ok=True)
+
+
+def test_bad_rc_arguments():
+    p = init_dae(4, 2, np.random.default_rng(0))
+    with pytest.raises(ValueError):
+        run_rc(np.zeros((1, 4)), p, "relu", K=0, rng=np.random.default_rng(0))
+    with pytest.raises(ValueError):
+        run_rc(np.zeros((1, 4)), p, "relu", K=2, rng=np.random.default_rng(0), e_step_kind="x")
+
+
+# ----------------------------------------------------------------------------- configs and search
+
+def test_presets_cover_every_dataset_and_validate():
+    from common.rc_datasets import DATASETS
+    assert set(PRESETS["single"]) == set(DATASETS)
+    for train_on, table in PRESETS.items():
+        for name, cfg in table.items():
+            assert preset(name, train_on) is cfg and cfg.max_seconds is None   # reproducible budgets
+    assert set(THESIS_CONFIGS["multi"]) == set(DATASETS) - {"simple_superposition"}
+    with pytest.raises(ValueError):
+        preset("mnist")
+    with pytest.raises(ValueError):
+        DAEConfig().replace(activation="swish")
+
+
+def test_sample_config_stays_in_the_thesis_space():
+    rng = np.random.default_rng(0)
+    for _ in range(50):
+        c = sample_config(rng, DAEConfig())
+        assert c.hidden in (100, 250, 500, 1000) and c.activation in ("relu", "tanh", "sigmoid")
+        assert 0 <= c.noise <= 0.9 and 3e-4 <= c.lr <= 1e-2
+
+
+def test_search_rejects_simple_superposition_and_bad_input(tmp_path):
+    r = _cli(["--dataset", "simple_superposition", "--out", str(tmp_path)], module="reconstruction_clustering.search")
+    assert r.returncode == 2 and "test set" in r.stderr and "Traceback" not in r.stderr
+    r = _cli(["--runs", "0"], module="reconstruction_clustering.search")
+    assert r.returncode == 2 and "Traceback" not in r.stderr
+
+
+# ----------------------------------------------------------------------------- CLI and figures
+
+@pytest.fixture(scope="module")
+def quick_run(tmp_path_factory):
+    out = tmp_path_factory.mktemp("rc") / "run"
+    r = _cli(["--quick", "--dataset", "bars", "--seed", "1", "--out", str(out)])
+    assert r.returncode == 0, r.stderr
+    return out, r
+
+
+def test_quick_cli_writes_valid_runs_and_figures(quick_run):
+    out, r = quick_run
+    rec = json.loads((out / "bars" / "run.json").read_text())
+    m = rec["metrics"]
+    assert m["K"] == 12 and len(m["test_ami_max_per_iteration"]) == 11
+    assert len(m["test_loglik_per_iteration_mean"]) == 10 and len(m["test_per_image_ami_max"]) == m["test_images"]
+    assert {"kmeans_coords_K12", "connected_components_8", "random_K12"} <= set(rec["baselines"])
+    assert "smoke test" in rec["notes"] and [row["K"] for row in m["ami_vs_K"]]
+    from reconstruction_clustering.viz import DATASET_FIGURES, GIF_NAME
+    for f in DATASET_FIGURES + (GIF_NAME, "weights.npz", "trace.npz"):
+        assert (out / "bars" / f).stat().st_size > 0, f
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["rows"][0]["dataset"] == "bars" and "| bars | 12 |" in (out / "summary.md").read_text()
+    assert "| bars | 12 |" in r.stdout
+
+
+def test_quick_cli_is_deterministic_and_runs_from_its_folder(quick_run, tmp_path):
+    out, _ = quick_run
+    r = _cli(["--quick", "--dataset", "bars", "--seed", "1", "--out", str(tmp_path / "b"), "--no-figures"],
+             cwd=ROOT / "reconstruction_clustering")
+    assert r.returncode == 0, r.stderr
+    a = json.loads((out / "bars" / "run.json").read_text())
+    b = json.loads((tmp_path / "b" / "bars" / "run.json").read_text())
+    assert a["metrics"]["test_ami_max"] == b["metrics"]["test_ami_max"]
+    assert a["history"]["valid_loss"] == b["history"]["valid_loss"]
+
+
+def test_figures_regenerate_from_the_run_directory(quick_run, tmp_path):
+    import shutil
+    from reconstruction_clustering.viz import make_dataset_figures, make_summary_figures
+    out, _ = quick_run
+    d = tmp_path / "copy"
+    shutil.copytree(out, d)
+    for f in d.glob("bars/*.png"):
+        f.unlink()
+    paths = make_dataset_figures(d / "bars", gif=False)
+    assert all(p.exists() for p in paths)
+    assert (make_summary_figures(d)[0]).exists()
+
+
+@pytest.mark.parametrize("args, needle", [(["--K", "0"], "--K"), (["--dataset", "cifar"], "--dataset"),
+                                          (["--iterations", "-1"], "--iterations"), (["--sweep-K", "2,x"], "--sweep-K"),
+                                          (["--train-on", "both"], "--train-on")])
+def test_cli_rejects_bad_input_with_exit_2(args, needle):
+    r = _cli(args)
+    assert r.returncode == 2 and needle in r.stderr and "Traceback" not in r.stderr
+
+
+def test_cli_unwritable_out_dir_exits_2(tmp_path):
+    f = tmp_path / "file"
+    f.write_text("x")
+    r = _cli(["--quick", "--dataset", "bars", "--out", str(f / "sub")])
+    assert r.returncode == 2 and "Traceback" not in r.stderr
