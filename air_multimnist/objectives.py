@@ -54,7 +54,8 @@ def _recons(obj):
     """Cumulative canvases: (B, T, D) -> (T+1, B, D) with r_n = sum_{t<n} o_t."""
     B, T, D = obj.shape
     r = np.zeros((T + 1, B, D), obj.dtype)
-    np.cumsum(obj.transpose(1, 0, 2), axis=0, out=r[1:])
+    for t in range(T):  # explicit adds: cumsum over a strided leading axis was 4x slower
+        np.add(r[t], obj[:, t], out=r[t + 1])
     return r
 
 
@@ -109,8 +110,12 @@ def elbo_enumerate(images, logit, kl, obj, sigma: float, k: float):
     dkl = -tail[:, 1:]                                                       # sum_{n > t} q(n)
     # dobj_t = sum_{n > t} q(n) (x - r_n) / sigma^2: suffix sums over n
     res = (x[None] - r) * (q.T[:, :, None] / sigma ** 2).astype(o.dtype)     # (T+1, B, D)
-    suf = np.cumsum(res[::-1], axis=0)[::-1]                                 # sum_{n >= m}
-    dobj = suf[1:].transpose(1, 0, 2).reshape(obj.shape)
+    dobj = np.empty_like(o)                                                  # (B, T, D)
+    acc = res[T]
+    for t in reversed(range(T)):                                             # sum_{n > t}
+        dobj[:, t] = acc
+        acc = acc + res[t]
+    dobj = dobj.reshape(obj.shape)
     return elbo, q, dlogit.astype(logit.dtype), dkl.astype(kl.dtype), dobj.astype(obj.dtype)
 
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["kmeans_coords", "connected_components", "random_labels"]
+__all__ = ["kmeans_coords", "connected_components", "random_labels", "fit_ink_thresholds", "predict_ink_count"]
 
 
 def _check_images(images) -> np.ndarray:
@@ -131,6 +131,32 @@ def random_labels(images, k: int, rng: np.random.Generator) -> np.ndarray:
     fg = _check_images(images)
     k = _check_k(k)
     return np.where(fg, rng.integers(1, k + 1, size=fg.shape), 0).astype(np.int64)
+
+
+def fit_ink_thresholds(images, counts) -> tuple[np.ndarray, np.ndarray]:
+    """Fit an ink-count classifier on TRAINING scenes: total ink sum(pixels) per image, and one
+    threshold between each pair of consecutive counts, chosen to maximise training accuracy of
+    that pair (the non-learned count baseline of AIR, REFERENCE.md).
+
+    images: (N, H, W) floats; counts: (N,) ints. Returns (classes (K,) sorted, thresholds (K-1,)).
+    """
+    ink = np.asarray(images, dtype=np.float64).reshape(len(images), -1).sum(1)
+    counts = np.asarray(counts)
+    classes = np.unique(counts)
+    th = []
+    for a, b in zip(classes[:-1], classes[1:]):
+        va, vb = np.sort(ink[counts == a]), np.sort(ink[counts == b])
+        cand = np.unique(np.concatenate([va, vb]))
+        cand = np.concatenate([[cand[0] - 1], (cand[:-1] + cand[1:]) / 2, [cand[-1] + 1]])
+        correct = np.searchsorted(va, cand, side="right") + (len(vb) - np.searchsorted(vb, cand, side="right"))
+        th.append(cand[int(np.argmax(correct))])
+    return classes, np.maximum.accumulate(np.asarray(th, dtype=np.float64))
+
+
+def predict_ink_count(images, classes: np.ndarray, thresholds: np.ndarray) -> np.ndarray:
+    """Count predicted from total ink with thresholds from :func:`fit_ink_thresholds`. (N,) int64."""
+    ink = np.asarray(images, dtype=np.float64).reshape(len(images), -1).sum(1)
+    return np.asarray(classes)[np.searchsorted(thresholds, ink, side="right")].astype(np.int64)
 
 
 def main(argv=None) -> int:

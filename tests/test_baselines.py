@@ -54,3 +54,20 @@ def test_bad_input():
         random_labels(np.zeros((1, 4, 4)), 0, np.random.default_rng(0))
     with pytest.raises(ValueError, match="connectivity"):
         connected_components(np.zeros((1, 4, 4)), 6)
+
+
+def test_ink_count_thresholds_fit_on_training_scenes():
+    from common.baselines import fit_ink_thresholds, predict_ink_count
+    r = np.random.default_rng(0)
+    counts = r.integers(0, 3, 300)
+    img = np.zeros((300, 10, 10))
+    for i, c in enumerate(counts):   # each object ~ 20 +- 3 ink, so counts are separable
+        img[i, 0, 0] = sum(r.uniform(17, 23) for _ in range(c))
+    classes, th = fit_ink_thresholds(img, counts)
+    assert list(classes) == [0, 1, 2] and 0 < th[0] < 17 and 23 < th[1] < 34
+    assert np.all(predict_ink_count(img, classes, th) == counts)
+    mixed = img.copy()
+    mixed[:, 0, 0] *= r.uniform(0.5, 1.5, 300)   # overlapping ink distributions: imperfect but > chance
+    classes, th = fit_ink_thresholds(mixed, counts)
+    acc = np.mean(predict_ink_count(mixed, classes, th) == counts)
+    assert 0.5 < acc < 1.0

@@ -1,0 +1,115 @@
+"""Training loop of AIR: streamed scenes, REINFORCE+NVIL or enumeration for z_pres, Adam with a
+cosine learning-rate decay, validation every ``eval_every`` updates and checkpoint choice on the
+VALIDATION count accuracy only (ties: higher validation ELBO)."""
+
+from __future__ import annotations
+
+import math
+import time
+
+import numpy as np
+from tqdm import tqdm
+
+from air_multimnist.data import SceneStream
+from air_multimnist.evaluate import evaluate, infer
+from air_multimnist.model import backward, baseline_backward, baseline_forward, forward, init_baseline, init_params
+from air_multimnist.objectives import RunningNorm, elbo_enumerate, elbo_reinforce
+from common.optim import Adam
+
+__all__ = ["train_step", "train"]
+
+
+def _lr_at(cfg, step: int) -> float:
+    frac = step / max(cfg.updates - 1, 1)
+    return cfg.lr * (cfg.lr_final + (1 - cfg.lr_final) * 0.5 * (1 + math.cos(math.pi * frac)))
+
+
+def train_step(params, bparams, x, cfg, rng, norm=None):
+    """One gradient evaluation on a batch x (B, C, C).
+
+    Returns (stats dict, model grads (of the NEGATIVE mean ELBO), baseline grads or None)."""
+    B, T = x.shape[0], cfg.steps
+    ew = rng.standard_normal((B, T, 3), dtype=np.float32)
+    eq = rng.standard_normal((B, T, cfg.z_what), dtype=np.float32)
+    f = forward(params, x, ew, eq, cfg)
+    bgrads = None
+    if cfg.estimator == "enumerate":
+        elbo, q, dl, dk, do = elbo_enumerate(x, f["logit"], f["kl"], f["obj"], cfg.sigma, cfg.count_k)
+        n_mean = float((q * np.arange(T + 1)).sum(1).mean())
+        bl_loss = float("nan")
+    else:
+        u = rng.random((B, T))
+        b, bc = baseline_forward(bparams, f["h"])
+        elbo, n, dl, dk, do, target, active = elbo_reinforce(x, f["logit"], f["kl"], f["obj"], cfg.sigma,
+                                                             cfg.count_k, u, b, norm)
+        err = (b - target) * active
+        bl_loss = float((err ** 2).sum() / B)
+        bgrads = baseline_backward((2 * err / B).astype(np.float32), bparams, bc)
+        n_mean = float(n.mean())
+    s = np.float32(-1.0 / B)
+    grads = backward(params, f, dl * s, dk * s, do * s, cfg)
+    return {"elbo": float(np.mean(elbo)), "n_mean": n_mean, "baseline_loss": bl_loss}, grads, bgrads
+
+
+def train(cfg, data: dict, rng: np.random.Generator, *, progress: bool = True,
+          snapshot_images: np.ndarray | None = None) -> dict:
+    """Train from scratch; returns {"params" (chosen checkpoint), "history", "best", "snapshots",
+    "train_time_s", "chunks"}. data: {"train_digits", "valid"} from :func:`data.eval_sets`."""
+    params = init_params(cfg, rng)
+    bparams = init_baseline(cfg, rng)
+    opt = Adam(lr=cfg.lr, clip_norm=cfg.clip or None)
+    bopt = Adam(lr=cfg.lr * cfg.baseline_lr_mult)
+    norm = RunningNorm() if cfg.signal_norm else None
+    stream = SceneStream(data["train_digits"], cfg, rng)
+    eval_seed = int(rng.integers(2 ** 31))
+    hist = {k: [] for k in ("update", "train_elbo", "train_n_mean", "baseline_loss", "valid_elbo",
+                            "valid_count_accuracy", "valid_share_all_steps", "valid_iou_object", "lr",
+                            "grad_norm", "elapsed_s")}
+    best = {"score": (-math.inf, -math.inf), "update": 0}
+    best_params = {k: v.copy() for k, v in params.items()}
+    snapshots, recent = [], []
+    t0 = time.perf_counter()
+    bar = tqdm(range(1, cfg.updates + 1), disable=not progress, desc=f"AIR {cfg.estimator}", unit="upd",
+               mininterval=2.0)
+    gnorm = float("nan")
+    for step in bar:
+        x = stream.next()
+        stats, grads, bgrads = train_step(params, bparams, x, cfg, rng, norm)
+        if not np.isfinite(stats["elbo"]):
+            raise FloatingPointError(f"ELBO became {stats['elbo']} at update {step}")
+        opt.lr = _lr_at(cfg, step - 1)
+        gnorm = opt.step(params, grads)
+        if bgrads is not None:
+            bopt.lr = opt.lr * cfg.baseline_lr_mult
+            bopt.step(bparams, bgrads)
+        recent.append(stats)
+        if step % cfg.eval_every == 0 or step == cfg.updates:
+            ev = evaluate(params, data["valid"], cfg, elbo_seed=eval_seed)
+            score = (ev["count_accuracy"], ev["elbo"])
+            if score > best["score"]:
+                best = {"score": score, "update": step, "valid_count_accuracy": ev["count_accuracy"],
+                        "valid_elbo": ev["elbo"]}
+                best_params = {k: v.copy() for k, v in params.items()}
+            for k, v in (("update", step), ("train_elbo", float(np.mean([r["elbo"] for r in recent]))),
+                         ("train_n_mean", float(np.mean([r["n_mean"] for r in recent]))),
+                         ("baseline_loss", float(np.mean([r["baseline_loss"] for r in recent]))),
+                         ("valid_elbo", ev["elbo"]), ("valid_count_accuracy", ev["count_accuracy"]),
+                         ("valid_share_all_steps", ev["share_all_steps"]),
+                         ("valid_iou_object", ev["iou_object"]), ("lr", opt.lr), ("grad_norm", gnorm),
+                         ("elapsed_s", time.perf_counter() - t0)):
+                hist[k].append(v)
+            recent = []
+            if snapshot_images is not None:
+                inf = infer(params, snapshot_images, cfg)
+                snapshots.append({"recon": inf["recon"].astype(np.float16),
+                                  "window_boxes": inf["window_boxes"].astype(np.float32)})
+            bar.set_postfix(elbo=f"{hist['train_elbo'][-1]:.0f}", val_acc=f"{ev['count_accuracy']:.3f}",
+                            all3=f"{ev['share_all_steps']:.2f}",
+                            best=f"{best['valid_count_accuracy']:.3f}@{best['update']}")
+    best.pop("score")
+    snaps = None
+    if snapshots:
+        snaps = {"recon": np.stack([s["recon"] for s in snapshots]),
+                 "window_boxes": np.stack([s["window_boxes"] for s in snapshots])}
+    return {"params": best_params, "history": hist, "best": best, "snapshots": snaps,
+            "train_time_s": time.perf_counter() - t0, "chunks": stream.chunks}
