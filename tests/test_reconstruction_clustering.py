@@ -239,3 +239,34 @@ def test_cli_unwritable_out_dir_exits_2(tmp_path):
     f.write_text("x")
     r = _cli(["--quick", "--dataset", "bars", "--out", str(f / "sub")])
     assert r.returncode == 2 and "Traceback" not in r.stderr
+
+
+def test_presets_are_the_committed_search_choices():
+    """A preset must be what its committed search record chose (epochs aside, see config.py)."""
+    search_dir = ROOT / "reconstruction_clustering" / "results" / "search"
+    records = sorted(search_dir.glob("single_*.json"))
+    assert records, "the search records are committed with the presets"
+    for f in records:
+        rec = json.loads(f.read_text())
+        chosen = rec["chosen"]["config"]
+        cfg = PRESETS["single"][rec["dataset"]]
+        for key in ("hidden", "activation", "noise", "lr", "optimizer", "batch"):
+            assert getattr(cfg, key) == chosen[key], (rec["dataset"], key)
+        assert rec["chosen"]["valid_ami_max"] == max(r["valid_ami_max"] for r in rec["runs"])
+
+
+def test_figure_scripts_redraw_from_a_run_root_and_reject_missing_runs(quick_run, tmp_path):
+    import shutil
+    out, _ = quick_run
+    d = tmp_path / "copy"
+    shutil.copytree(out, d)
+    gif = d / "bars" / "rc_iterations.gif"
+    gif.unlink()
+    folder = ROOT / "reconstruction_clustering"
+    r = subprocess.run([sys.executable, "make_reconstruction_clustering_gif.py", str(d)], cwd=folder,
+                       capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0, r.stderr
+    assert gif.exists()
+    r = subprocess.run([sys.executable, str(folder / "visualize_reconstruction_clustering.py"), str(tmp_path / "none")],
+                       capture_output=True, text=True, timeout=120)
+    assert r.returncode == 2 and "no <dataset>/run.json" in r.stderr and "Traceback" not in r.stderr
