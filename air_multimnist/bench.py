@@ -7,7 +7,6 @@ GFLOP/s as a fraction of the single-thread float32 GEMM measured in the same run
 from __future__ import annotations
 
 import argparse
-import resource
 import sys
 import time
 
@@ -18,7 +17,7 @@ from air_multimnist.data import compose, eval_sets
 from air_multimnist.model import init_baseline, init_params
 from air_multimnist.objectives import RunningNorm
 from air_multimnist.train import train_step
-from common.bench import gemm_gflops
+from common.bench import median_seconds, roofline_report
 from common.cli import positive_int, run_main, setup_threads
 
 
@@ -47,29 +46,20 @@ def main(argv=None) -> int:
     x_all = eval_sets(cfg)["valid"].images
     params, bparams = init_params(cfg, rng), init_baseline(cfg, rng)
     norm = RunningNorm()
-    times = []
-    for i in range(args.updates + 3):
-        x = x_all[rng.integers(0, len(x_all), cfg.batch)]
-        t0 = time.perf_counter()
-        train_step(params, bparams, x, cfg, rng, norm)
-        if i >= 3:
-            times.append(time.perf_counter() - t0)
-    t = float(np.median(times))
+    def step(_):
+        train_step(params, bparams, x_all[rng.integers(0, len(x_all), cfg.batch)], cfg, rng, norm)
+
+    t = median_seconds(step, args.updates, warmup=3)
     t0 = time.perf_counter()
     compose(eval_sets(cfg)["train_digits"], cfg.chunk, rng, cfg)
     chunk_s = time.perf_counter() - t0
-    gemm = gemm_gflops(1024, threads=1)
-    achieved = update_flops(cfg) / t / 1e9
-    peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print(f"preset {args.preset}: AIR ({cfg.estimator}), B={cfg.batch}, T={cfg.steps}, LSTM {cfg.lstm}, "
           f"window {cfg.window}, {args.threads} BLAS thread(s)")
-    print(f"update (forward + ELBO + BPTT, no optimiser): {t * 1e3:.1f} ms median of {len(times)} "
+    print(f"update (forward + ELBO + BPTT, no optimiser): {t * 1e3:.1f} ms median of {args.updates} "
           f"-> {1 / t:.1f} updates/s, {cfg.batch / t:.0f} scenes/s")
     print(f"composing a streamed chunk of {cfg.chunk} scenes: {chunk_s:.2f} s "
           f"(= {1e3 * chunk_s / (cfg.chunk * cfg.scene_reuse / cfg.batch):.1f} ms per update amortised)")
-    print(f"achieved {achieved:.1f} GFLOP/s of matmul work ({update_flops(cfg) / 1e9:.2f} GFLOP/update); "
-          f"single-thread float32 GEMM {gemm:.1f} GFLOP/s -> {achieved / gemm:.0%} of roofline")
-    print(f"peak resident memory {peak_mb:.0f} MB")
+    print(roofline_report(update_flops(cfg), t))
     return 0
 
 

@@ -8,14 +8,16 @@ benchmarks use as their roofline.
 from __future__ import annotations
 
 import argparse
+import resource
 import sys
 import time
+from typing import Callable
 
 import numpy as np
 
 from common.threads import blas_info, blas_threads
 
-__all__ = ["time_matmul", "gemm_gflops", "time_grouping_score"]
+__all__ = ["time_matmul", "gemm_gflops", "time_grouping_score", "median_seconds", "roofline_report"]
 
 
 def time_matmul(m: int, k: int, n: int, *, threads: int = 1, repeats: int = 20,
@@ -37,6 +39,29 @@ def time_matmul(m: int, k: int, n: int, *, threads: int = 1, repeats: int = 20,
 def gemm_gflops(n: int = 1024, *, threads: int = 1, repeats: int = 5) -> float:
     """Achieved float32 GFLOP/s of an n x n x n GEMM (2 n^3 flops) with ``threads`` threads."""
     return 2.0 * n ** 3 / time_matmul(n, n, n, threads=threads, repeats=repeats) / 1e9
+
+
+def median_seconds(step: Callable[[int], object], repeats: int, warmup: int = 2) -> float:
+    """Median wall time of step(i) over ``repeats`` calls, after ``warmup`` untimed calls (the
+    first updates pay for page faults and thread start-up)."""
+    times = []
+    for i in range(repeats + warmup):
+        t0 = time.perf_counter()
+        step(i)
+        if i >= warmup:
+            times.append(time.perf_counter() - t0)
+    return float(np.median(times))
+
+
+def roofline_report(flops_per_update: float, seconds: float) -> str:
+    """Achieved matmul GFLOP/s of a training update as a fraction of the single-thread float32
+    GEMM measured now, plus the process's peak resident memory, as printable lines."""
+    gemm = gemm_gflops(1024, threads=1)
+    achieved = flops_per_update / seconds / 1e9
+    peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    return (f"achieved {achieved:.1f} GFLOP/s of matmul work ({flops_per_update / 1e9:.2f} GFLOP/update); "
+            f"single-thread float32 GEMM {gemm:.1f} GFLOP/s -> {achieved / gemm:.0%} of roofline\n"
+            f"peak resident memory {peak_mb:.0f} MB")
 
 
 def time_grouping_score(n_images: int = 1000, n_pixels: int = 150, seed: int = 0) -> float:

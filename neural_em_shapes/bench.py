@@ -7,13 +7,11 @@ and achieved GFLOP/s as a fraction of the single-thread float32 GEMM measured in
 from __future__ import annotations
 
 import argparse
-import resource
 import sys
-import time
 
 import numpy as np
 
-from common.bench import gemm_gflops
+from common.bench import median_seconds, roofline_report
 from common.cli import positive_int, run_main, setup_threads
 from common.shapes import make_shapes
 from neural_em_shapes.config import PRESETS, make_config
@@ -42,26 +40,18 @@ def main(argv=None) -> int:
     x_all = make_shapes(cfg.batch * 4, rng).images.reshape(-1, 784)
     params = init_params(cfg.model, 784, cfg.hidden, rng)
     w = loss_weights(cfg)
-    times = []
-    for i in range(args.updates + 2):
+    def step(_):
         x = x_all[rng.integers(0, len(x_all), cfg.batch)]
-        t0 = time.perf_counter()
         xn = flip_noise(np.broadcast_to(x, (cfg.steps,) + x.shape), cfg.noise, rng)
         g0 = init_gamma(cfg.batch, cfg.K, 784, rng, kind=cfg.gamma_init)
         loss_and_grads(cfg.model, params, x, xn, g0, loss_weights=w, gamma_grad=cfg.gamma_grad)
-        if i >= 2:  # the first updates pay for page faults and thread start-up
-            times.append(time.perf_counter() - t0)
-    t = float(np.median(times))
-    gemm = gemm_gflops(1024, threads=1)
-    achieved = update_flops(cfg) / t / 1e9
-    peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+    t = median_seconds(step, args.updates, warmup=2)
     print(f"preset {args.preset}: {cfg.model}, B={cfg.batch}, K={cfg.K}, T={cfg.steps}, H={cfg.hidden}, "
           f"{args.threads} BLAS thread(s)")
-    print(f"update (forward + BPTT, no optimiser): {t * 1e3:.1f} ms median of {len(times)} "
+    print(f"update (forward + BPTT, no optimiser): {t * 1e3:.1f} ms median of {args.updates} "
           f"-> {1 / t:.2f} updates/s, {cfg.batch / t:.0f} images/s")
-    print(f"achieved {achieved:.1f} GFLOP/s of matmul work ({update_flops(cfg) / 1e9:.2f} GFLOP/update); "
-          f"single-thread float32 GEMM {gemm:.1f} GFLOP/s -> {achieved / gemm:.0%} of roofline")
-    print(f"peak resident memory {peak_mb:.0f} MB")
+    print(roofline_report(update_flops(cfg), t))
     return 0
 
 

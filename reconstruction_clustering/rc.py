@@ -94,7 +94,7 @@ def run_rc(images: np.ndarray, params: dict, activation: str, *, K: int, iterati
         x, gamma = x_all[a:b], g0[a:b]
         pred[0, a:b] = gamma.argmax(axis=1)
         if a < m:
-            gammas[0, a:min(b, m) ] = gamma[:m - a]
+            gammas[0, a:min(b, m)] = gamma[:m - a]
         for t in range(iterations):
             z, _ = encode(gamma * x[:, None, :], params, activation)          # R-step, eq. 4.19
             (_, psi), _ = decode(z, params)
