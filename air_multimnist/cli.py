@@ -40,7 +40,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--baseline-lr-mult", type=positive_float, default=None,
                    help="baseline learning rate as a multiple of --lr")
     p.add_argument("--count-k", type=positive_float, default=None,
-                   help="count prior p(n) ~ k^n (default 0.01)")
+                   help="count prior p(n) ~ k^n (default preset 1e-4, enumerate 0.01); the final value when annealed")
+    p.add_argument("--count-k-start", type=positive_float, default=None,
+                   help="anneal k geometrically from this value to --count-k over the first half of training")
     p.add_argument("--pres-bias-init", type=float, default=None, help="initial z_pres logit")
     p.add_argument("--no-signal-norm", dest="signal_norm", action="store_false", default=None,
                    help="REINFORCE without NVIL's running mean/std normalisation")
@@ -70,7 +72,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     preset = args.preset or ("quick" if args.quick else "default")
     overrides = {"estimator": args.estimator, "updates": args.steps, "batch": args.batch, "lr": args.lr,
                  "lr_final": args.lr_final, "baseline_lr_mult": args.baseline_lr_mult,
-                 "count_k": args.count_k, "pres_bias_init": args.pres_bias_init,
+                 "count_k": args.count_k, "count_k_start": args.count_k_start, "pres_bias_init": args.pres_bias_init,
                  "signal_norm": args.signal_norm, "n_test": args.n_test, "eval_every": args.eval_every}
     if args.quick and args.preset and args.preset != "quick":
         overrides.update({k: v for k, v in PRESETS["quick"].items() if k != "estimator"})

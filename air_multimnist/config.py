@@ -19,7 +19,9 @@ class AIRConfig:
     z_what: int = 50
     decoder_bias: float = -2.0     # added before the decoder's sigmoid: new objects start faint
     sigma: float = 0.3             # fixed likelihood standard deviation
-    count_k: float = 0.01          # count prior p(n) ~ k^n: log(1/k) = 4.6 nats per extra object
+    count_k: float = 1e-4          # count prior p(n) ~ k^n: log(1/k) = 9.2 nats per extra object
+    count_k_start: float = 0.0     # > 0: anneal k geometrically from this value down to count_k
+    count_anneal: float = 0.5      # ... over this fraction of the updates (Eslami et al. 2016, sec. 3)
     where_prior_mu: tuple = (2.2, 0.0, 0.0)  # Pyro: 3.0 for its smaller digits; see README "Deviations"
     where_prior_sd: tuple = (0.2, 1.0, 1.0)
     pres_bias_init: float = 2.0    # initial z_pres logit (p = 0.88): start by using objects
@@ -46,10 +48,12 @@ class AIRConfig:
 
 
 PRESETS: dict[str, dict] = {
-    # REINFORCE + NVIL baseline, the estimator of the paper.
+    # REINFORCE + NVIL baseline, the estimator of the paper, with a strong count prior (k = 1e-4;
+    # README "Deviations": k = 0.01 gave 0.937, annealing 0.5 -> 1e-5 gave 0.920 on validation).
     "default": dict(estimator="reinforce"),
-    # Exact enumeration over the 4 counts (zero-variance second estimator).
-    "enumerate": dict(estimator="enumerate"),
+    # Exact enumeration over the 4 counts (zero-variance second estimator), with the weaker count
+    # prior its committed runs were made with.
+    "enumerate": dict(estimator="enumerate", count_k=0.01),
     # Pyro's published setting for its 98.7 % run (learning rates 1e-4 / baseline 10x, no decay,
     # no normalisation); far more updates than our budget allows -- for reference runs only.
     "pyro": dict(estimator="reinforce", lr=1e-4, lr_final=1.0, baseline_lr_mult=10.0, signal_norm=False,
@@ -82,6 +86,9 @@ def _validate(c: AIRConfig) -> None:
         raise ValueError(f"estimator must be 'reinforce' or 'enumerate', got {c.estimator!r}")
     if not 0 < c.count_k <= 1:
         raise ValueError(f"count_k must be in (0, 1], got {c.count_k}")
+    if not 0 <= c.count_k_start <= 1 or not 0 < c.count_anneal <= 1:
+        raise ValueError(f"need 0 <= count_k_start <= 1 and 0 < count_anneal <= 1, "
+                         f"got {c.count_k_start}, {c.count_anneal}")
     if not c.sigma > 0 or not c.lr > 0 or not 0 < c.lr_final <= 1 or c.clip < 0:
         raise ValueError("need sigma > 0, lr > 0, 0 < lr_final <= 1 and clip >= 0")
     lo, hi = c.digit_size

@@ -16,7 +16,7 @@ from air_multimnist.model import backward, baseline_backward, baseline_forward, 
 from air_multimnist.objectives import RunningNorm, elbo_enumerate, elbo_reinforce
 from common.optim import Adam
 
-__all__ = ["train_step", "train"]
+__all__ = ["count_k_at", "train_step", "train"]
 
 
 def _lr_at(cfg, step: int) -> float:
@@ -24,24 +24,39 @@ def _lr_at(cfg, step: int) -> float:
     return cfg.lr * (cfg.lr_final + (1 - cfg.lr_final) * 0.5 * (1 + math.cos(math.pi * frac)))
 
 
-def train_step(params, bparams, x, cfg, rng, norm=None):
-    """One gradient evaluation on a batch x (B, C, C).
+def count_k_at(cfg, step: int) -> float:
+    """Count-prior parameter k at update ``step`` (0-based).
+
+    With count_k_start > 0, log k falls linearly from log(count_k_start) to log(count_k) over the
+    first ``count_anneal`` fraction of the updates and then stays at count_k. The AIR paper anneals
+    its geometric prior the same way: a weak penalty while the model learns to reconstruct, a
+    strong one later so that no step is spent on nothing.
+    """
+    if cfg.count_k_start <= 0:
+        return cfg.count_k
+    frac = min(step / max(cfg.count_anneal * cfg.updates, 1), 1.0)
+    return float(np.exp((1 - frac) * np.log(cfg.count_k_start) + frac * np.log(cfg.count_k)))
+
+
+def train_step(params, bparams, x, cfg, rng, norm=None, count_k: float | None = None):
+    """One gradient evaluation on a batch x (B, C, C); count_k overrides cfg.count_k (annealing).
 
     Returns (stats dict, model grads (of the NEGATIVE mean ELBO), baseline grads or None)."""
     B, T = x.shape[0], cfg.steps
+    k = cfg.count_k if count_k is None else count_k
     ew = rng.standard_normal((B, T, 3), dtype=np.float32)
     eq = rng.standard_normal((B, T, cfg.z_what), dtype=np.float32)
     f = forward(params, x, ew, eq, cfg)
     bgrads = None
     if cfg.estimator == "enumerate":
-        elbo, q, dl, dk, do = elbo_enumerate(x, f["logit"], f["kl"], f["obj"], cfg.sigma, cfg.count_k)
+        elbo, q, dl, dk, do = elbo_enumerate(x, f["logit"], f["kl"], f["obj"], cfg.sigma, k)
         n_mean = float((q * np.arange(T + 1)).sum(1).mean())
         bl_loss = float("nan")
     else:
         u = rng.random((B, T))
         b, bc = baseline_forward(bparams, f["h"])
         elbo, n, dl, dk, do, target, active = elbo_reinforce(x, f["logit"], f["kl"], f["obj"], cfg.sigma,
-                                                             cfg.count_k, u, b, norm)
+                                                             k, u, b, norm)
         err = (b - target) * active
         bl_loss = float((err ** 2).sum() / B)
         bgrads = baseline_backward((2 * err / B).astype(np.float32), bparams, bc)
@@ -74,7 +89,7 @@ def train(cfg, data: dict, rng: np.random.Generator, *, progress: bool = True,
     gnorm = float("nan")
     for step in bar:
         x = stream.next()
-        stats, grads, bgrads = train_step(params, bparams, x, cfg, rng, norm)
+        stats, grads, bgrads = train_step(params, bparams, x, cfg, rng, norm, count_k_at(cfg, step - 1))
         if not np.isfinite(stats["elbo"]):
             raise FloatingPointError(f"ELBO became {stats['elbo']} at update {step}")
         opt.lr = _lr_at(cfg, step - 1)

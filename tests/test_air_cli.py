@@ -72,3 +72,19 @@ def test_bad_input_exits_2_without_traceback(args, tmp_path):
 def test_missing_run_dir_is_a_clear_error(tmp_path):
     with pytest.raises(FileNotFoundError):
         make_figures(tmp_path / "absent")
+
+
+def test_count_prior_anneal_schedule():
+    """k falls geometrically from count_k_start to count_k over count_anneal of training, then stays."""
+    from air_multimnist.config import make_config
+    from air_multimnist.train import count_k_at
+    const = make_config("default", updates=100)
+    assert count_k_at(const, 0) == count_k_at(const, 99) == const.count_k == 1e-4
+    cfg = make_config("default", updates=100, count_k_start=0.5, count_k=1e-5, count_anneal=0.5)
+    ks = [count_k_at(cfg, s) for s in range(100)]
+    assert ks[0] == pytest.approx(0.5) and ks[50] == pytest.approx(1e-5) and ks[99] == pytest.approx(1e-5)
+    assert ks[25] == pytest.approx(np.sqrt(0.5 * 1e-5))          # geometric midpoint
+    assert all(a >= b for a, b in zip(ks, ks[1:]))
+    assert make_config("enumerate").count_k == 0.01               # its committed runs' prior
+    with pytest.raises(ValueError):
+        make_config("default", count_k_start=2.0)
