@@ -44,7 +44,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="final learning rate as a fraction of --lr (cosine decay; 1 = constant)")
     p.add_argument("--clip", type=float, default=None, help="global gradient-norm clip (0 = off)")
     p.add_argument("--noise", type=probability, default=None, help="bit-flip probability of the input")
-    p.add_argument("--loss-steps", choices=["all", "last"], default=None, help="loss on every EM step or the last")
+    p.add_argument("--loss-steps", choices=["all", "last", "linear"], default=None,
+                   help="loss on every EM step (mean), the last, or every step weighted by t")
     p.add_argument("--gamma-grad", dest="gamma_grad", action="store_true", default=None,
                    help="back-propagate through gamma")
     p.add_argument("--no-gamma-grad", dest="gamma_grad", action="store_false", help="stop gradients at gamma")

@@ -15,7 +15,8 @@ class NEMConfig:
     steps: int = 15                # EM iterations T
     hidden: int = 250              # RNN hidden units / N-EM latent size
     noise: float = 0.1             # bit-flip probability of the network input (train and test)
-    loss_steps: str = "all"        # "last" (paper's static config) or "all" (mean over steps)
+    loss_steps: str = "all"        # "last" (paper's static config), "all" (mean over steps) or
+                                   # "linear" (weights proportional to t: later steps count more)
     gamma_grad: bool = False       # back-propagate through the E-step's gamma
     gamma_init: str = "random"     # "random" |N(0,1)| (authors) or "spatial" (soft random Voronoi)
     inter_weight: float = 1.0      # weight of the KL term of eq. (5.6)
@@ -72,8 +73,8 @@ def _validate(c: NEMConfig) -> None:
             raise ValueError(f"{name} must be >= 1, got {getattr(c, name)}")
     if not 0.0 <= c.noise < 0.5:
         raise ValueError(f"noise must be a flip probability in [0, 0.5), got {c.noise}")
-    if c.loss_steps not in ("all", "last"):
-        raise ValueError(f"loss_steps must be 'all' or 'last', got {c.loss_steps!r}")
+    if c.loss_steps not in ("all", "last", "linear"):
+        raise ValueError(f"loss_steps must be 'all', 'last' or 'linear', got {c.loss_steps!r}")
     if c.gamma_init not in ("random", "spatial"):
         raise ValueError(f"gamma_init must be 'random' or 'spatial', got {c.gamma_init!r}")
     if c.select not in ("valid_ami", "valid_loss"):

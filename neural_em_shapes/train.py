@@ -21,9 +21,14 @@ __all__ = ["loss_weights", "evaluate", "train"]
 
 
 def loss_weights(cfg: NEMConfig) -> np.ndarray:
-    """(T,) weights of the per-step losses: last step only, or the mean over all steps."""
+    """(T,) weights of the per-step losses: last step only, the mean over all steps, or weights
+    proportional to t = 1..T (summing to 1), which keep a gradient at every step but let the
+    late, well-informed steps dominate."""
     if cfg.loss_steps == "last":
         return np.eye(cfg.steps, dtype=np.float64)[-1]
+    if cfg.loss_steps == "linear":
+        t = np.arange(1, cfg.steps + 1, dtype=np.float64)
+        return t / t.sum()
     return np.full(cfg.steps, 1.0 / cfg.steps)
 
 

@@ -10,9 +10,11 @@ import numpy as np
 import pytest
 
 from common.gradcheck import check_gradients
+from neural_em_shapes.config import make_config
 from neural_em_shapes.model import (e_step_backward, e_step_forward, flip_noise, init_gamma,
                                     init_params, loss_and_grads, loss_backward, loss_forward,
                                     run_em, unrolled_forward)
+from neural_em_shapes.train import loss_weights
 
 ROOT = Path(__file__).resolve().parents[1]
 B, K, D, H, T = 3, 3, 16, 5, 4
@@ -30,11 +32,11 @@ def _problem(model, seed=0):
 
 
 @pytest.mark.parametrize("model", ["rnn-em", "n-em"])
-@pytest.mark.parametrize("loss_steps", ["last", "all"])
+@pytest.mark.parametrize("loss_steps", ["last", "all", "linear"])
 @pytest.mark.parametrize("gamma_grad", [True, False])
 def test_unrolled_loss_gradients(model, loss_steps, gamma_grad):
     p, x, xn, g0 = _problem(model)
-    w = np.eye(T)[-1] if loss_steps == "last" else np.full(T, 1.0 / T)
+    w = loss_weights(make_config("default", steps=T, loss_steps=loss_steps))
     _, grads, _ = loss_and_grads(model, p, x, xn, g0, loss_weights=w, gamma_grad=gamma_grad)
     # With stop-gradient, the reference is the loss with every gamma frozen at its current value.
     fixed = None if gamma_grad else unrolled_forward(model, p, x, xn, g0, loss_weights=w, keep=True)[2]["gamma"]
