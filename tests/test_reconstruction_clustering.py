@@ -15,7 +15,7 @@ from reconstruction_clustering.config import PRESETS, THESIS_CONFIGS, DAEConfig,
 from reconstruction_clustering.dae import (dae_loss_backward, dae_loss_forward, decode, encode, init_dae,
                                            salt_and_pepper, train_dae)
 from reconstruction_clustering.rc import e_step, init_gamma, rc_scores, run_rc
-from reconstruction_clustering.search import sample_config
+from reconstruction_clustering.search import confirm, sample_config, search
 
 ROOT = Path(__file__).resolve().parents[1]
 SCRIPT = ROOT / "reconstruction_clustering" / "reconstruction_clustering.py"
@@ -176,6 +176,28 @@ def test_search_rejects_simple_superposition_and_bad_input(tmp_path):
     assert r.returncode == 2 and "Traceback" not in r.stderr
 
 
+def test_extended_search_equals_one_longer_search():
+    """8 runs then 8 more must be the same 16 configurations, scores and choice as one search of 16."""
+    from common.rc_datasets import make_rc_dataset
+    data = make_rc_dataset("bars", 3, n_single=300, n_multi_train=100, n_valid=40, n_test=10)
+    base = DAEConfig(hidden=16, max_epochs=1, patience=1)
+    kw = dict(seed=3, valid_images=20, iterations=2, base=base, log=lambda *_: None)
+    full = search("bars", data, runs=3, **kw)
+    part = search("bars", data, runs=2, **kw)
+    more = search("bars", data, runs=1, previous=part, **kw)
+    strip = lambda rec: [{k: v for k, v in r.items() if k != "seconds"} for r in rec["runs"]]
+    assert strip(more) == strip(full) and more["budget"]["runs"] == 3
+    assert more["chosen"]["run"] == full["chosen"]["run"]
+    with pytest.raises(ValueError, match="different"):
+        search("bars", data, runs=1, previous={**part, "seed": 4}, **kw)
+    # Confirmation: the best 2 runs retrained longer, scored on all validation images.
+    conf = confirm("bars", data, full, top=2, epochs=2, iterations=2, log=lambda *_: None)["confirmation"]
+    ranked = sorted(full["runs"], key=lambda r: r["valid_ami_max"], reverse=True)[:2]
+    assert [r["run"] for r in conf["runs"]] == [r["run"] for r in ranked]
+    assert all(r["config"]["max_epochs"] == 2 for r in conf["runs"])
+    assert conf["chosen"]["valid_ami_max"] == max(r["valid_ami_max"] for r in conf["runs"])
+
+
 # ----------------------------------------------------------------------------- CLI and figures
 
 @pytest.fixture(scope="module")
@@ -244,15 +266,18 @@ def test_cli_unwritable_out_dir_exits_2(tmp_path):
 def test_presets_are_the_committed_search_choices():
     """A preset must be what its committed search record chose (epochs aside, see config.py)."""
     search_dir = ROOT / "reconstruction_clustering" / "results" / "search"
-    records = sorted(search_dir.glob("single_*.json"))
+    records = sorted(search_dir.glob("*_*.json"))
     assert records, "the search records are committed with the presets"
     for f in records:
         rec = json.loads(f.read_text())
-        chosen = rec["chosen"]["config"]
-        cfg = PRESETS["single"][rec["dataset"]]
-        for key in ("hidden", "activation", "noise", "lr", "optimizer", "batch"):
-            assert getattr(cfg, key) == chosen[key], (rec["dataset"], key)
         assert rec["chosen"]["valid_ami_max"] == max(r["valid_ami_max"] for r in rec["runs"])
+        # A confirmation stage (longer training, all validation images), when run, has the last word.
+        conf = rec.get("confirmation")
+        chosen = (conf or rec)["chosen"]["config"]
+        cfg = PRESETS[rec["train_on"]][rec["dataset"]]
+        keys = ("hidden", "activation", "noise", "lr", "optimizer", "batch") + (("max_epochs",) if conf else ())
+        for key in keys:
+            assert getattr(cfg, key) == chosen[key], (f.name, key)
 
 
 def test_figure_scripts_redraw_from_a_run_root_and_reject_missing_runs(quick_run, tmp_path):
