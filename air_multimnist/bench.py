@@ -43,7 +43,8 @@ def main(argv=None) -> int:
     setup_threads(args.threads)
     cfg = make_config(args.preset)
     rng = np.random.default_rng(0)
-    x_all = eval_sets(cfg)["valid"].images
+    sets = eval_sets(cfg)
+    x_all = sets["valid"].images
     params, bparams = init_params(cfg, rng), init_baseline(cfg, rng)
     norm = RunningNorm()
     def step(_):
@@ -51,7 +52,7 @@ def main(argv=None) -> int:
 
     t = median_seconds(step, args.updates, warmup=3)
     t0 = time.perf_counter()
-    compose(eval_sets(cfg)["train_digits"], cfg.chunk, rng, cfg)
+    compose(sets["train_digits"], cfg.chunk, rng, cfg)
     chunk_s = time.perf_counter() - t0
     print(f"preset {args.preset}: AIR ({cfg.estimator}), B={cfg.batch}, T={cfg.steps}, LSTM {cfg.lstm}, "
           f"window {cfg.window}, {args.threads} BLAS thread(s)")

@@ -16,7 +16,8 @@ from air_multimnist.data import compose, eval_sets
 from air_multimnist.evaluate import evaluate
 from air_multimnist.train import train
 from common.baselines import fit_ink_thresholds, predict_ink_count
-from common.cli import UsageError, add_common_args, positive_float, positive_int, run_main, setup_threads
+from common.cli import (UsageError, add_common_args, positive_float, positive_int, resolve_preset, run_main,
+                        setup_threads)
 from common.runs import prepare_out_dir, save_weights, write_run
 
 PROG = "air_multimnist.py"
@@ -69,13 +70,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     setup_threads(args.threads)
     start = time.perf_counter()
-    preset = args.preset or ("quick" if args.quick else "default")
     overrides = {"estimator": args.estimator, "updates": args.steps, "batch": args.batch, "lr": args.lr,
                  "lr_final": args.lr_final, "baseline_lr_mult": args.baseline_lr_mult,
                  "count_k": args.count_k, "count_k_start": args.count_k_start, "pres_bias_init": args.pres_bias_init,
                  "signal_norm": args.signal_norm, "n_test": args.n_test, "eval_every": args.eval_every}
-    if args.quick and args.preset and args.preset != "quick":
-        overrides.update({k: v for k, v in PRESETS["quick"].items() if k != "estimator"})
+    preset, overrides = resolve_preset(args.preset, args.quick, PRESETS, overrides,
+                                       sizes=[k for k in PRESETS["quick"] if k != "estimator"])
     try:
         cfg = make_config(preset, **overrides)
     except ValueError as e:
@@ -114,7 +114,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     if res["snapshots"] is not None:
         save_weights(out / "snapshots.npz", {**res["snapshots"], "update": np.array(res["history"]["update"]),
                                              "images": snap})
-    notes = "--quick smoke test: tiny model and data, the numbers are not results." if preset == "quick" else ""
+    notes = ("--quick smoke test: tiny model and data, the numbers are not results."
+             if args.quick or preset == "quick" else "")
     write_run(out, paper="air_multimnist", seed=args.seed, config=cfg, history=res["history"], metrics=metrics,
               baselines=base, wall_time_s=time.perf_counter() - start, weights=params,
               command=shlex.join([PROG, *(sys.argv[1:] if argv is None else argv)]), notes=notes)

@@ -89,6 +89,9 @@ def _validate(c: AIRConfig) -> None:
     if not 0 <= c.count_k_start <= 1 or not 0 < c.count_anneal <= 1:
         raise ValueError(f"need 0 <= count_k_start <= 1 and 0 < count_anneal <= 1, "
                          f"got {c.count_k_start}, {c.count_anneal}")
+    if 0 < c.count_k_start < c.count_k:
+        raise ValueError(f"count_k_start ({c.count_k_start}) must be >= count_k ({c.count_k}): the anneal "
+                         f"goes from a weak prior to a strong one")
     if not c.sigma > 0 or not c.lr > 0 or not 0 < c.lr_final <= 1 or c.clip < 0:
         raise ValueError("need sigma > 0, lr > 0, 0 < lr_final <= 1 and clip >= 0")
     lo, hi = c.digit_size

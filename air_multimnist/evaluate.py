@@ -75,7 +75,7 @@ def _matched_iou(pred: np.ndarray, true: np.ndarray) -> float:
     return best
 
 
-def evaluate(params: dict, scenes, cfg, *, elbo_seed: int | None = None, max_true: int | None = None) -> dict:
+def evaluate(params: dict, scenes, cfg, *, elbo_seed: int | None = None) -> dict:
     """Count accuracy, per-count accuracy, confusion matrix, mean box IoU on correctly counted
     scenes (window and object boxes), share of scenes using all T steps, reconstruction MSE,
     and (if elbo_seed is given) the exact-over-counts ELBO per scene with one z_where/z_what draw."""
@@ -83,7 +83,7 @@ def evaluate(params: dict, scenes, cfg, *, elbo_seed: int | None = None, max_tru
     inf = infer(params, scenes.images, cfg)
     true = scenes.counts
     pred = inf["counts"]
-    top = int(max(true.max(), T)) if max_true is None else max_true
+    top = int(max(true.max(), T))
     conf = np.zeros((top + 1, T + 1), np.int64)
     np.add.at(conf, (true, pred), 1)
     ok = pred == true

@@ -126,7 +126,8 @@ def backward(params: dict, fwd: dict, dlogit: np.ndarray, dkl: np.ndarray, dobj:
     """
     X, caches, eps_where, eps_what = fwd["cache"]
     B, T, Z, n, H = X.shape[0], cfg.steps, cfg.z_what, cfg.window, cfg.lstm
-    g = {k: np.zeros_like(v) for k, v in params.items()}
+    # Wx and b are set once after the loop; None keeps the key order (and so the clip norm's sum).
+    g = {k: (None if k in ("Wx", "b") else np.zeros_like(v)) for k, v in params.items()}
     dxw = np.zeros((B, 4 * H), params["Wx"].dtype)
     dh = np.zeros((B, H), dxw.dtype)
     dc = np.zeros((B, H), dxw.dtype)

@@ -159,7 +159,6 @@ def elbo_reinforce(images, logit, kl, obj, sigma: float, k: float, u: np.ndarray
     n = on.sum(1).astype(np.int64)
     active = np.concatenate([np.ones((B, 1)), on[:, :-1]], 1)               # z_t was drawn
     F, _, dkl, dobj = elbo_fixed(images, logit, kl, obj, n, sigma, k)
-    x = images.reshape(B, -1)
     lp1, lp0 = _log_p(logit.astype(np.float64))
     logq_t = active * (on * lp1 + (1 - on) * lp0)
     sp = step_prior(k, T)[None, :]
@@ -174,5 +173,4 @@ def elbo_reinforce(images, logit, kl, obj, sigma: float, k: float, u: np.ndarray
         A = norm(A, active) * active
     score = active * (on - p)                                               # dlog q(z_t)/dlogit_t
     dlogit = -score + A * score
-    del x
     return F, n, dlogit.astype(logit.dtype), dkl, dobj, target, active

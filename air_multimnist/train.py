@@ -34,7 +34,7 @@ def count_k_at(cfg, step: int) -> float:
     """
     if cfg.count_k_start <= 0:
         return cfg.count_k
-    frac = min(step / max(cfg.count_anneal * cfg.updates, 1), 1.0)
+    frac = min(step / max(cfg.count_anneal * (cfg.updates - 1), 1), 1.0)
     return float(np.exp((1 - frac) * np.log(cfg.count_k_start) + frac * np.log(cfg.count_k)))
 
 

@@ -137,7 +137,7 @@ def _curves(path, rec):
     a1.legend(fontsize=8)
     a1.grid(alpha=0.3)
     a2.plot(h["update"], h["valid_count_accuracy"], label="validation count accuracy", marker="o", ms=3)
-    a2.plot(h["update"], h["valid_share_all_steps"], label="share of scenes using all 3 steps")
+    a2.plot(h["update"], h["valid_share_all_steps"], label=f"share of scenes using all {rec['config']['steps']} steps")
     ink = rec["baselines"]["ink_thresholds"]["count_accuracy"]
     a2.axhline(ink, color="0.5", ls="--", label=f"ink-threshold baseline (test) {ink:.3f}")
     best = rec["metrics"].get("best_update")

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import argparse
 import sys
-from typing import Callable, Sequence
+from typing import Callable, Mapping, Sequence
 
 from common.runs import RunDirError
 from common.threads import DEFAULT_THREADS, set_blas_threads
@@ -76,6 +76,23 @@ def run_main(main: Callable[[Sequence[str] | None], int], argv: Sequence[str] | 
     except KeyboardInterrupt:
         print(f"{prog}: interrupted", file=sys.stderr)
         return 130
+
+
+def resolve_preset(preset: str | None, quick: bool, presets: Mapping[str, Mapping], overrides: Mapping,
+                   *, sizes: Sequence[str]) -> tuple[str, dict]:
+    """The preset name and the overrides a paper CLI passes to its ``make_config``.
+
+    ``--quick`` alone selects the "quick" preset. ``--quick --preset X`` keeps X's method (its
+    estimator, loss placement, ...) and only shrinks it: the quick preset's values of the ``sizes``
+    fields fill those fields the user left unset (None). Flags the user typed always win.
+    """
+    name = preset or ("quick" if quick else "default")
+    out = dict(overrides)
+    if quick and name != "quick":
+        for k in sizes:
+            if k in presets["quick"] and out.get(k) is None:
+                out[k] = presets["quick"][k]
+    return name, out
 
 
 def setup_threads(n: int) -> None:

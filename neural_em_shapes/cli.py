@@ -13,12 +13,12 @@ from typing import Sequence
 import numpy as np
 
 from common.baselines import connected_components, kmeans_coords, random_labels
-from common.cli import (UsageError, add_common_args, nonneg_int, positive_float, positive_int,
-                        probability, run_main, setup_threads)
+from common.cli import (UsageError, add_common_args, positive_float, positive_int, probability,
+                        resolve_preset, run_main, setup_threads)
 from common.metrics import grouping_score
 from common.runs import prepare_out_dir, save_weights, write_run
 from common.shapes import make_shapes, make_shapes_splits
-from neural_em_shapes.config import PRESETS, make_config
+from neural_em_shapes.config import PRESETS, QUICK_SIZES, make_config
 from neural_em_shapes.model import run_em
 from neural_em_shapes.train import evaluate, train
 
@@ -89,18 +89,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     setup_threads(args.threads)
     start = time.perf_counter()
-    out = prepare_out_dir(args.out)
-    preset = args.preset or ("quick" if args.quick else "default")
     overrides = {k: getattr(args, k) for k in ("model", "K", "steps", "hidden", "updates", "batch",
                                                "lr", "lr_final", "clip", "noise", "loss_steps",
                                                "gamma_grad", "gamma_init", "n_train", "n_test",
                                                "eval_every", "select")}
-    if args.quick and args.preset and args.preset != "quick":
-        overrides.update({k: v for k, v in PRESETS["quick"].items() if k not in ("model",)})
+    preset, overrides = resolve_preset(args.preset, args.quick, PRESETS, overrides, sizes=QUICK_SIZES)
     try:
         cfg = make_config(preset, **overrides)
     except ValueError as e:
         raise UsageError(str(e)) from None
+    out = prepare_out_dir(args.out)
 
     data = make_shapes_splits(args.seed, cfg.n_train, cfg.n_valid, cfg.n_test)
     rng = np.random.default_rng(args.seed)
@@ -134,7 +132,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     if res["snapshots"] is not None:
         save_weights(out / "snapshots.npz", {"gamma": res["snapshots"], "update": np.array(res["history"]["update"]),
                                              "images": snap, "labels": data["valid"].labels[:cfg.snapshot_images]})
-    notes = ("--quick smoke test: tiny model and data, the numbers are not results." if preset == "quick" else "")
+    notes = ("--quick smoke test: tiny model and data, the numbers are not results."
+             if args.quick or preset == "quick" else "")
     write_run(out, paper="neural_em_shapes", seed=args.seed, config=cfg, history=res["history"],
               metrics=metrics, baselines=base, wall_time_s=time.perf_counter() - start,
               weights=params, command=shlex.join([PROG, *(sys.argv[1:] if argv is None else argv)]),

@@ -5,7 +5,7 @@ from __future__ import annotations
 import dataclasses
 from dataclasses import dataclass
 
-__all__ = ["NEMConfig", "PRESETS", "make_config"]
+__all__ = ["NEMConfig", "PRESETS", "QUICK_SIZES", "make_config"]
 
 
 @dataclass(frozen=True)
@@ -50,6 +50,10 @@ PRESETS: dict[str, dict] = {
                   n_valid=100, n_test=100, eval_every=10, gamma_init="spatial", loss_steps="all",
                   gamma_grad=False),
 }
+
+
+# The fields --quick shrinks when combined with another preset (the method fields stay that preset's).
+QUICK_SIZES = ("steps", "hidden", "updates", "batch", "n_train", "n_valid", "n_test", "eval_every")
 
 
 def make_config(preset: str = "default", **overrides) -> NEMConfig:

@@ -34,7 +34,7 @@ import numpy as np
 
 from common.layers import glorot, mm, outer, sigmoid, softplus
 
-__all__ = ["init_params", "sigmoid", "softplus", "flip_noise", "init_gamma", "e_step_forward",
+__all__ = ["init_params", "flip_noise", "init_gamma", "e_step_forward",
            "e_step_backward", "loss_forward", "loss_backward", "rnn_cell_forward",
            "rnn_cell_backward", "nem_cell_forward", "nem_cell_backward", "unrolled_forward",
            "unrolled_backward", "loss_and_grads", "run_em", "EMTrace"]
@@ -43,9 +43,6 @@ MODELS = ("rnn-em", "n-em")
 
 
 # Shared ops live in common.layers (sigmoid as 0.5+0.5 tanh, stable softplus, one-GEMM matmuls).
-_glorot = glorot
-_mm = mm
-_outer = outer
 
 
 # ----------------------------------------------------------------------------- parameters, noise, init
@@ -59,10 +56,10 @@ def init_params(model: str, D: int, H: int, rng: np.random.Generator, *, dtype=n
             u = gamma * (psi - x), a negative eta makes the update a descent step on the loss.
     """
     if model == "rnn-em":
-        return {"W_in": _glorot(rng, D, H, dtype), "W_rec": _glorot(rng, H, H, dtype),
-                "b_h": np.zeros(H, dtype), "W_out": _glorot(rng, H, D, dtype), "b_out": np.zeros(D, dtype)}
+        return {"W_in": glorot(rng, D, H, dtype), "W_rec": glorot(rng, H, H, dtype),
+                "b_h": np.zeros(H, dtype), "W_out": glorot(rng, H, D, dtype), "b_out": np.zeros(D, dtype)}
     if model == "n-em":
-        return {"W": _glorot(rng, D, H, dtype), "eta": np.asarray(eta, dtype=dtype)}
+        return {"W": glorot(rng, D, H, dtype), "eta": np.asarray(eta, dtype=dtype)}
     raise ValueError(f"unknown model {model!r}; choose one of {MODELS}")
 
 
@@ -152,24 +149,24 @@ def loss_backward(dloss: float, cache):
 
 def rnn_cell_forward(u: np.ndarray, h_prev: np.ndarray, p: dict):
     """RNN-EM cell. u: (B, K, D), h_prev: (B, K, H) -> (h (B, K, H), o (B, K, D)), cache."""
-    h = sigmoid(_mm(u, p["W_in"]) + _mm(h_prev, p["W_rec"]) + p["b_h"])
-    o = _mm(h, p["W_out"]) + p["b_out"]
+    h = sigmoid(mm(u, p["W_in"]) + mm(h_prev, p["W_rec"]) + p["b_h"])
+    o = mm(h, p["W_out"]) + p["b_out"]
     return (h, o), (u, h_prev, h)
 
 
 def rnn_cell_backward(dh: np.ndarray, do: np.ndarray, cache, p: dict):
     """Returns (du (B, K, D), dh_prev (B, K, H), grads dict)."""
     u, h_prev, h = cache
-    dh = dh + _mm(do, p["W_out"].T)
+    dh = dh + mm(do, p["W_out"].T)
     da = dh * h * (1 - h)
     grads = {
-        "W_out": _outer(h, do),
+        "W_out": outer(h, do),
         "b_out": do.reshape(-1, do.shape[-1]).sum(0),
-        "W_in": _outer(u, da),
-        "W_rec": _outer(h_prev, da),
+        "W_in": outer(u, da),
+        "W_rec": outer(h_prev, da),
         "b_h": da.reshape(-1, da.shape[-1]).sum(0),
     }
-    return _mm(da, p["W_in"].T), _mm(da, p["W_rec"].T), grads
+    return mm(da, p["W_in"].T), mm(da, p["W_rec"].T), grads
 
 
 def nem_cell_forward(u: np.ndarray, z_prev: np.ndarray, p: dict):
@@ -180,10 +177,10 @@ def nem_cell_forward(u: np.ndarray, z_prev: np.ndarray, p: dict):
     W, eta = p["W"], p["eta"]
     s = sigmoid(z_prev)
     ds = s * (1 - s)
-    g = _mm(u, W)
+    g = mm(u, W)
     z = z_prev + eta * ds * g
     theta = sigmoid(z)
-    o = _mm(theta, W.T)
+    o = mm(theta, W.T)
     return (z, o), (u, s, ds, g, theta)
 
 
@@ -191,13 +188,13 @@ def nem_cell_backward(dz: np.ndarray, do: np.ndarray, cache, p: dict):
     """Returns (du, dz_prev, grads) for the N-EM cell; dW collects both uses of the tied W."""
     u, s, ds, g, theta = cache
     W, eta = p["W"], p["eta"]
-    dz = dz + _mm(do, W) * theta * (1 - theta)
+    dz = dz + mm(do, W) * theta * (1 - theta)
     dg = dz * eta * ds
-    dW = _outer(do, theta) + _outer(u, dg)
+    dW = outer(do, theta) + outer(u, dg)
     deta = np.sum(dz * ds * g)
     # d sigmoid'(z)/dz = s (1 - s) (1 - 2 s)
     dz_prev = dz + dz * eta * g * ds * (1 - 2 * s)
-    return _mm(dg, W.T), dz_prev, {"W": dW, "eta": np.asarray(deta, dtype=W.dtype)}
+    return mm(dg, W.T), dz_prev, {"W": dW, "eta": np.asarray(deta, dtype=W.dtype)}
 
 
 _CELLS = {"rnn-em": (rnn_cell_forward, rnn_cell_backward),
@@ -306,7 +303,7 @@ class EMTrace:
 
 def run_em(model: str, p: dict, images: np.ndarray, *, K: int, steps: int, noise: float,
            rng: np.random.Generator, gamma_init: str = "random", batch: int = 500,
-           keep_all: bool = True) -> EMTrace:
+           keep_all: bool = True, inter_weight: float = 1.0) -> EMTrace:
     """Run trained EM on any batch of binary images with any K and number of iterations.
 
     images: (N, D) or (N, side, side) binary. Noise is applied as in training (the authors also
@@ -323,7 +320,7 @@ def run_em(model: str, p: dict, images: np.ndarray, *, K: int, steps: int, noise
         xn = flip_noise(np.broadcast_to(x, (steps,) + x.shape), noise, rng)
         g0 = init_gamma(len(x), K, D, rng, dtype=x.dtype, kind=gamma_init, side=side)
         _, _, trace = unrolled_forward(model, p, x, xn, g0, loss_weights=np.zeros(steps), keep=True,
-                                       keep_caches=False)
+                                       keep_caches=False, inter_weight=inter_weight)
         sl = slice(None) if keep_all else slice(-1, None)
         gam.append(np.stack(trace["gamma"][sl]))
         ps.append(np.stack(trace["psi"][sl]))

@@ -40,7 +40,8 @@ def evaluate(params: dict, cfg: NEMConfig, images: np.ndarray, labels: np.ndarra
     """
     N = len(images)
     trace = run_em(cfg.model, params, images.reshape(N, -1), K=cfg.K, steps=cfg.steps,
-                   noise=cfg.noise, rng=rng, gamma_init=cfg.gamma_init, keep_all=per_step)
+                   noise=cfg.noise, rng=rng, gamma_init=cfg.gamma_init, keep_all=per_step,
+                   inter_weight=cfg.inter_weight)
     w = loss_weights(cfg)
     loss = float(np.dot(w, trace.loss)) if per_step else float(trace.loss[-1])
     lab = labels.reshape(N, -1)

@@ -29,12 +29,11 @@ from common.plotting import (SLOT_COLOURS, colourise, image_grid, iteration_colu
 from common.runs import read_run
 
 __all__ = ["RunDataError", "FIGURES", "GIF_NAME", "load_examples", "load_snapshots",
-           "iteration_columns", "match_truth_to_slots", "make_figures", "make_gif"]
+           "make_figures", "make_gif"]
 
 FIGURES = ("dataset_examples.png", "learning_curves.png", "valid_ami.png", "em_iterations.png",
            "reconstructions.png", "ami_per_iteration.png")
 GIF_NAME = "binding_over_training.gif"
-MAX_ITER_COLUMNS = 8
 HISTORY_KEYS = ("update", "train_loss", "valid_loss", "valid_ami_max", "valid_ami_arithmetic")
 
 

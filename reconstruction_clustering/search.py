@@ -32,7 +32,7 @@ from common.runs import atomic_write_json, environment
 from .config import THESIS_CONFIGS, DAEConfig
 from .experiment import TRAIN_ON, default_e_step, evaluate, fit_dae
 
-__all__ = ["sample_config", "search", "confirm", "main"]
+__all__ = ["ContinuationError", "sample_config", "search", "confirm", "main"]
 
 HIDDEN = (100, 250, 500, 1000)
 ACTS = ("relu", "sigmoid", "tanh")
@@ -47,6 +47,10 @@ def sample_config(rng: np.random.Generator, base: DAEConfig) -> DAEConfig:
         noise=float(rng.choice(NOISES)), lr=float(math.exp(rng.uniform(math.log(lo), math.log(hi)))))
 
 
+class ContinuationError(ValueError):
+    """An earlier record that the search cannot continue (different seed, dataset or budget)."""
+
+
 def search(dataset: str, data, *, runs: int, seed: int, train_on: str = "single", valid_images: int = 500,
            iterations: int = 10, base: DAEConfig | None = None, log=print, previous: dict | None = None) -> dict:
     """Run the random search; returns the record (runs + chosen config + budget).
@@ -57,15 +61,21 @@ def search(dataset: str, data, *, runs: int, seed: int, train_on: str = "single"
     """
     base = base or DAEConfig()
     rng = np.random.default_rng(np.random.SeedSequence([seed, 4242]))
-    done = list(previous["runs"]) if previous else []
-    if previous:
-        same = (previous["seed"], previous["train_on"], previous["dataset"]) == (seed, train_on, dataset)
-        if not same or previous["budget"]["max_epochs"] != base.max_epochs \
-                or previous["budget"]["optimizer"] != base.optimizer:
-            raise ValueError("the previous record was made with a different seed, dataset or budget")
     K, e_kind = THESIS_K[dataset], default_e_step(train_on)
     valid = data.multi["valid"]
     n = min(valid_images, len(valid))
+    budget = {"max_epochs": base.max_epochs, "patience": base.patience, "optimizer": base.optimizer,
+              "valid_images": n, "iterations": iterations}
+    done = list(previous["runs"]) if previous else []
+    if previous:
+        same = (previous["seed"], previous["train_on"], previous["dataset"]) == (seed, train_on, dataset)
+        old = {k: v for k, v in previous["budget"].items() if k != "runs"}
+        if not same or old != budget:
+            raise ContinuationError(f"the previous record was made with a different seed, dataset or budget "
+                                    f"({old} vs {budget})")
+        if "confirmation" in previous:
+            log(f"[{dataset}/{train_on}] note: the extended record drops the earlier confirmation stage; "
+                f"rerun --confirm-top if the preset relied on it")
     thesis = THESIS_CONFIGS[train_on].get(dataset) or THESIS_CONFIGS["single"][dataset]
     records = done
     t_all = time.perf_counter()
@@ -74,7 +84,7 @@ def search(dataset: str, data, *, runs: int, seed: int, train_on: str = "single"
                if r == 0 else sample_config(rng, base))
         if r < len(done):
             if done[r]["config"] != dataclasses.asdict(cfg):
-                raise ValueError(f"run {r} of the previous record does not match this search's draw")
+                raise ContinuationError(f"run {r} of the previous record does not match this search's draw")
             continue
         run_rng = np.random.default_rng(np.random.SeedSequence([seed, r]))
         res = fit_dae(data, cfg, train_on, run_rng)
@@ -91,24 +101,23 @@ def search(dataset: str, data, *, runs: int, seed: int, train_on: str = "single"
     best = max(finite, key=lambda r: r["valid_ami_max"]) if finite else records[0]
     return {"dataset": dataset, "train_on": train_on, "seed": seed, "K": K, "e_step": e_kind,
             "criterion": f"mean AMI(max) of RC on the first {n} validation images",
-            "budget": {"runs": len(records), "max_epochs": base.max_epochs, "patience": base.patience,
-                       "optimizer": base.optimizer, "valid_images": n, "iterations": iterations},
+            "budget": {"runs": len(records), **budget},
             "chosen": best, "runs": records,
             "wall_time_s": time.perf_counter() - t_all + (previous["wall_time_s"] if previous else 0.0),
             "environment": environment()}
 
 
-def confirm(dataset: str, data, record: dict, *, top: int, epochs: int, iterations: int = 10,
-            log=print) -> dict:
+def confirm(dataset: str, data, record: dict, *, top: int, epochs: int, log=print) -> dict:
     """Second stage: retrain the ``top`` best configurations of a search record for ``epochs``
     epochs and score RC on ALL validation images; the winner is stored as
     ``record["confirmation"]["chosen"]`` and is what the preset uses.
 
     Why: the search scores 25-epoch DAEs on 500 validation images, where the leaders can be within
     noise of each other, and a DAE that is still improving at 25 epochs is under-rated. Each
-    configuration keeps its search-run seed; test images are never touched.
+    configuration keeps its search-run seed; test images are never touched. ``data`` must be the
+    dataset of the record's seed; RC runs the record's number of iterations.
     """
-    seed, K = record["seed"], record["K"]
+    seed, K, iterations = record["seed"], record["K"], record["budget"]["iterations"]
     valid = data.multi["valid"]
     ranked = sorted((r for r in record["runs"] if np.isfinite(r["valid_ami_max"])),
                     key=lambda r: r["valid_ami_max"], reverse=True)[:top]
@@ -124,7 +133,10 @@ def confirm(dataset: str, data, record: dict, *, top: int, epochs: int, iteratio
                      "seconds": res.seconds})
         log(f"[{dataset}] confirm run {r['run']:2d} at {epochs} epochs: valid AMI {scores['ami_max']:.3f} "
             f"on {len(valid)} images (search: {r['valid_ami_max']:.3f})")
-    best = max(rows, key=lambda r: r["valid_ami_max"])
+    finite = [r for r in rows if np.isfinite(r["valid_ami_max"])]
+    if not finite:
+        raise ValueError(f"{dataset}: no confirmed run has a finite validation AMI")
+    best = max(finite, key=lambda r: r["valid_ami_max"])
     return {**record, "confirmation": {
         "criterion": f"mean AMI(max) of RC on all {len(valid)} validation images, {epochs}-epoch DAEs",
         "top": top, "epochs": epochs, "runs": rows, "chosen": best, "wall_time_s": time.perf_counter() - t0}}
@@ -164,6 +176,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         out.mkdir(parents=True, exist_ok=True)
     except OSError as e:
         raise UsageError(f"--out {out}: cannot create directory ({e.strerror})") from None
+    if args.confirm_top and args.extend:
+        raise UsageError("--confirm-top confirms an existing record; run --extend first, then --confirm-top")
     base = DAEConfig(optimizer=args.optimizer, max_epochs=args.max_epochs)
     for name in names:
         data = make_rc_dataset(name, args.seed)
@@ -172,8 +186,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.confirm_top:
             if not prev_path.exists():
                 raise UsageError(f"--confirm-top: no search record {prev_path}")
-            rec = confirm(name, data, json.loads(prev_path.read_text()), top=args.confirm_top,
-                          epochs=args.confirm_epochs)
+            record = json.loads(prev_path.read_text())
+            if record["seed"] != args.seed:
+                raise UsageError(f"--confirm-top: {prev_path} was searched with --seed {record['seed']}")
+            rec = confirm(name, data, record, top=args.confirm_top, epochs=args.confirm_epochs)
             path = atomic_write_json(prev_path, rec)
             c = rec["confirmation"]["chosen"]
             print(f"confirmed for {name}: {c['config']} (valid AMI {c['valid_ami_max']:.3f}) -> {path}")
@@ -185,7 +201,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         try:
             rec = search(name, data, runs=args.runs, seed=args.seed, train_on=args.train_on,
                          valid_images=args.valid_images, base=base, previous=previous)
-        except ValueError as e:
+        except ContinuationError as e:
             raise UsageError(f"--extend: {e}") from None
         path = atomic_write_json(out / f"{args.train_on}_{name}.json", rec)
         c = rec["chosen"]

@@ -273,7 +273,9 @@ def loss_vs_ami_figure(search_dir, path) -> Path:
         ami = np.array([r["valid_ami_max"] for r in rec["runs"]], float)
         ok = np.isfinite(loss) & np.isfinite(ami)
         ax.scatter(loss[ok], ami[ok], s=14)
-        c = rec["chosen"]
+        # The preset's run: the confirmation stage's winner when there is one, at its search-stage point.
+        chosen_run = (rec.get("confirmation") or rec)["chosen"]["run"]
+        c = next(r for r in rec["runs"] if r["run"] == chosen_run)
         ax.scatter([c["valid_dae_loss"]], [c["valid_ami_max"]], marker="*", s=120, color="#d62728", label="chosen")
         ax.set_xscale("log")
         ax.set_title(rec["dataset"], fontsize=9)
@@ -296,7 +298,7 @@ def novel_objects_figure(multi_mnist_run, path, *, seed: int = 0, iterations: in
     scenes = novel_object_scenes(6, np.random.default_rng(seed), canvas=(48, 48))
     K = int(scenes.labels.reshape(len(scenes.labels), -1).max(1).max())
     tr = run_rc(scenes.images, params, act, K=K, iterations=iterations, rng=np.random.default_rng(seed),
-                keep=len(scenes.images))
+                keep=len(scenes.images), e_step_kind=rec["config"].get("e_step", "soft"))
     from common.metrics import grouping_score
     _, per = grouping_score(scenes.labels.reshape(len(scenes.labels), -1), tr.pred[-1])
     H, W = scenes.images.shape[1:]

@@ -82,9 +82,14 @@ def test_count_prior_anneal_schedule():
     assert count_k_at(const, 0) == count_k_at(const, 99) == const.count_k == 1e-4
     cfg = make_config("default", updates=100, count_k_start=0.5, count_k=1e-5, count_anneal=0.5)
     ks = [count_k_at(cfg, s) for s in range(100)]
+    half = 0.5 * 99                                               # the anneal ends at step (U-1)/2
     assert ks[0] == pytest.approx(0.5) and ks[50] == pytest.approx(1e-5) and ks[99] == pytest.approx(1e-5)
-    assert ks[25] == pytest.approx(np.sqrt(0.5 * 1e-5))          # geometric midpoint
+    assert count_k_at(cfg, half / 2) == pytest.approx(np.sqrt(0.5 * 1e-5))   # geometric midpoint
+    full = make_config("default", updates=100, count_k_start=0.5, count_k=1e-5, count_anneal=1.0)
+    assert count_k_at(full, 99) == pytest.approx(1e-5)            # reached on the last update
     assert all(a >= b for a, b in zip(ks, ks[1:]))
     assert make_config("enumerate").count_k == 0.01               # its committed runs' prior
     with pytest.raises(ValueError):
         make_config("default", count_k_start=2.0)
+    with pytest.raises(ValueError, match="weak prior"):
+        make_config("default", count_k_start=1e-6)                # would anneal upwards

@@ -13,7 +13,7 @@ from common.gradcheck import check_gradients
 from neural_em_shapes.config import make_config
 from neural_em_shapes.model import (e_step_backward, e_step_forward, flip_noise, init_gamma,
                                     init_params, loss_and_grads, loss_backward, loss_forward,
-                                    run_em, unrolled_forward)
+                                    nem_cell_backward, rnn_cell_backward, run_em, unrolled_forward)
 from neural_em_shapes.train import loss_weights
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -41,6 +41,19 @@ def test_unrolled_loss_gradients(model, loss_steps, gamma_grad):
     # With stop-gradient, the reference is the loss with every gamma frozen at its current value.
     fixed = None if gamma_grad else unrolled_forward(model, p, x, xn, g0, loss_weights=w, keep=True)[2]["gamma"]
     report = check_gradients(lambda: unrolled_forward(model, p, x, xn, g0, loss_weights=w,
+                                                      fixed_gammas=fixed)[0], p, grads)
+    report.assert_ok(1e-6)
+
+
+@pytest.mark.parametrize("gamma_grad", [True, False])
+def test_unrolled_loss_gradients_with_a_weighted_kl_term(gamma_grad):
+    # inter_weight scales term 2 of eq. (5.6); it enters loss_backward's do and dgamma.
+    p, x, xn, g0 = _problem("rnn-em")
+    w = np.full(T, 1.0 / T)
+    _, grads, _ = loss_and_grads("rnn-em", p, x, xn, g0, loss_weights=w, gamma_grad=gamma_grad, inter_weight=0.5)
+    fixed = None if gamma_grad else unrolled_forward("rnn-em", p, x, xn, g0, loss_weights=w, keep=True,
+                                                     inter_weight=0.5)[2]["gamma"]
+    report = check_gradients(lambda: unrolled_forward("rnn-em", p, x, xn, g0, loss_weights=w, inter_weight=0.5,
                                                       fixed_gammas=fixed)[0], p, grads)
     report.assert_ok(1e-6)
 
@@ -149,5 +162,10 @@ def test_float32_training_stays_float32(model):
     _, caches, _ = unrolled_forward(model, p, x, xn, g0, loss_weights=w)
     do, dgamma = loss_backward(w[0], caches[0][-1])
     assert do.dtype == np.float32 and dgamma.dtype == np.float32
+    # The accumulated grads would be cast back by +=, so check the cell backward's own outputs.
+    cell_backward = rnn_cell_backward if model == "rnn-em" else nem_cell_backward
+    state = caches[0][3][-1] if model == "rnn-em" else caches[0][3][1]
+    du, dstate, g = cell_backward(np.zeros_like(state), do, caches[0][3], p)
+    assert du.dtype == dstate.dtype == np.float32 and all(v.dtype == np.float32 for v in g.values())
     _, grads, _ = loss_and_grads(model, p, x, xn, g0, loss_weights=w, gamma_grad=True)
     assert all(g.dtype == np.float32 for g in grads.values())

@@ -10,8 +10,8 @@ import numpy as np
 import pytest
 
 from common.runs import write_run
-from neural_em_shapes.viz import (FIGURES, GIF_NAME, RunDataError, iteration_columns,
-                                  match_truth_to_slots, make_figures, make_gif)
+from common.plotting import iteration_columns, match_truth_to_slots
+from neural_em_shapes.viz import FIGURES, GIF_NAME, RunDataError, make_figures, make_gif
 
 ROOT = Path(__file__).resolve().parents[1]
 SCRIPTS = ["visualize_neural_em_shapes.py", "make_neural_em_shapes_gif.py"]
