@@ -43,7 +43,7 @@ def main(argv=None) -> int:
     def step(_):
         x = x_all[rng.integers(0, len(x_all), cfg.batch)]
         xn = flip_noise(np.broadcast_to(x, (cfg.steps,) + x.shape), cfg.noise, rng)
-        g0 = init_gamma(cfg.batch, cfg.K, 784, rng, kind=cfg.gamma_init)
+        g0 = init_gamma(cfg.batch, cfg.K, 784, rng, kind=cfg.gamma_init, x=x)
         loss_and_grads(cfg.model, params, x, xn, g0, loss_weights=w, gamma_grad=cfg.gamma_grad)
 
     t = median_seconds(step, args.updates, warmup=2)

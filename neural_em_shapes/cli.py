@@ -49,7 +49,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--gamma-grad", dest="gamma_grad", action="store_true", default=None,
                    help="back-propagate through gamma")
     p.add_argument("--no-gamma-grad", dest="gamma_grad", action="store_false", help="stop gradients at gamma")
-    p.add_argument("--gamma-init", choices=["random", "spatial"], default=None, help="initial assignment gamma_0")
+    p.add_argument("--gamma-init", choices=["random", "spatial", "ink"], default=None, help="initial assignment gamma_0")
+    p.add_argument("--restarts", type=positive_int, default=None,
+                   help="EM restarts at evaluation; per image the most likely run is kept")
     p.add_argument("--n-train", type=positive_int, default=None, help="training images (paper: 50,000)")
     p.add_argument("--n-test", type=positive_int, default=None, help="test images (>= 1,000 for results)")
     p.add_argument("--eval-every", type=positive_int, default=None, help="updates between validation passes")
@@ -77,7 +79,7 @@ def _generalisation(cfg, params, n_images: int, seed: int) -> list[dict]:
         rng = np.random.default_rng(ss)
         d = make_shapes(n_images, rng, n_shapes=n_shapes)
         tr = run_em(cfg.model, params, d.images, K=K, steps=cfg.steps, noise=cfg.noise, rng=rng,
-                    gamma_init=cfg.gamma_init, keep_all=False)
+                    gamma_init=cfg.gamma_init, keep_all=False, restarts=cfg.restarts)
         km = kmeans_coords(d.images, n_shapes, rng)
         rows.append({"shapes": n_shapes, "K": K,
                      "ami_max": grouping_score(d.labels.reshape(n_images, -1), tr.groups(-1))[0],
@@ -91,7 +93,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     start = time.perf_counter()
     overrides = {k: getattr(args, k) for k in ("model", "K", "steps", "hidden", "updates", "batch",
                                                "lr", "lr_final", "clip", "noise", "loss_steps",
-                                               "gamma_grad", "gamma_init", "n_train", "n_test",
+                                               "gamma_grad", "gamma_init", "restarts", "n_train", "n_test",
                                                "eval_every", "select")}
     preset, overrides = resolve_preset(args.preset, args.quick, PRESETS, overrides, sizes=QUICK_SIZES)
     try:
@@ -126,7 +128,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     ex_rng = np.random.default_rng(np.random.SeedSequence([args.seed, 3]))
     ex = data["test"]
     tr = run_em(cfg.model, params, ex.images[:N_EXAMPLES], K=cfg.K, steps=cfg.steps, noise=cfg.noise,
-                rng=ex_rng, gamma_init=cfg.gamma_init)
+                rng=ex_rng, gamma_init=cfg.gamma_init, restarts=cfg.restarts)
     save_weights(out / "examples.npz", {"images": ex.images[:N_EXAMPLES], "labels": ex.labels[:N_EXAMPLES],
                                         "gamma": tr.gamma, "psi": tr.psi})
     if res["snapshots"] is not None:

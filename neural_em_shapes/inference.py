@@ -26,12 +26,15 @@ class TrainedEM:
     params: dict
 
     def run(self, images: np.ndarray, rng: np.random.Generator, *, K: int | None = None,
-            steps: int | None = None, noise: float | None = None, keep_all: bool = True) -> EMTrace:
-        """EM on images (N, 28, 28) or (N, 784); K / steps / noise default to the training config."""
+            steps: int | None = None, noise: float | None = None, keep_all: bool = True,
+            restarts: int | None = None) -> EMTrace:
+        """EM on images (N, 28, 28) or (N, 784); K / steps / noise / restarts default to the
+        training config."""
         return run_em(self.cfg.model, self.params, images,
                       K=self.cfg.K if K is None else K, steps=self.cfg.steps if steps is None else steps,
                       noise=self.cfg.noise if noise is None else noise, rng=rng,
-                      gamma_init=self.cfg.gamma_init, keep_all=keep_all)
+                      gamma_init=self.cfg.gamma_init, keep_all=keep_all,
+                      restarts=self.cfg.restarts if restarts is None else restarts)
 
 
 def load_trained(run_dir) -> TrainedEM:

@@ -37,7 +37,7 @@ from common.layers import glorot, mm, outer, sigmoid, softplus
 __all__ = ["init_params", "flip_noise", "init_gamma", "e_step_forward",
            "e_step_backward", "loss_forward", "loss_backward", "rnn_cell_forward",
            "rnn_cell_backward", "nem_cell_forward", "nem_cell_backward", "unrolled_forward",
-           "unrolled_backward", "loss_and_grads", "run_em", "EMTrace"]
+           "unrolled_backward", "loss_and_grads", "mixture_loglik", "run_em", "EMTrace"]
 
 MODELS = ("rnn-em", "n-em")
 
@@ -70,7 +70,8 @@ def flip_noise(x: np.ndarray, p: float, rng: np.random.Generator) -> np.ndarray:
 
 
 def init_gamma(B: int, K: int, D: int, rng: np.random.Generator, *, dtype=np.float32,
-               kind: str = "random", side: int = 28, width: float = 5.0) -> np.ndarray:
+               kind: str = "random", side: int = 28, width: float = 5.0,
+               x: np.ndarray | None = None) -> np.ndarray:
     """Initial assignments gamma_0 (B, K, D), normalised over K.
 
     kind "random": |N(0, 1)| per pixel (the authors' choice).
@@ -78,21 +79,51 @@ def init_gamma(B: int, K: int, D: int, rng: np.random.Generator, *, dtype=np.flo
         exp(-|p - c_k|^2 / (2 width^2)) around a random centre c_k (uniform on the canvas), a
         soft random Voronoi partition. It breaks the symmetry between slots along the spatial
         axis in which objects actually differ.
+    kind "ink": the same soft Voronoi partition, but the centres are seeded on the image's own
+        ink by k-means++ (first centre uniform over ink pixels, each next one with probability
+        proportional to its squared distance from the centres so far). Needs x (B, D); uses only
+        the input image, never labels. Fewer initial partitions put two objects in one cell.
     """
     if kind == "random":
         g = np.abs(rng.standard_normal((B, K, D)))
-    elif kind == "spatial":
+    elif kind in ("spatial", "ink"):
         if side * side != D:
             raise ValueError(f"spatial gamma init needs a square image, D={D} is not {side}^2")
-        centres = rng.uniform(0, side - 1, size=(B, K, 2))
         yy, xx = np.divmod(np.arange(D), side)
+        if kind == "spatial":
+            centres = rng.uniform(0, side - 1, size=(B, K, 2))
+        else:
+            if x is None:
+                raise ValueError("gamma init 'ink' needs the images x")
+            centres = _kmeanspp_centres(np.asarray(x).reshape(B, D) > 0.5, K, yy, xx, rng)
         d2 = (yy - centres[..., 0, None]) ** 2 + (xx - centres[..., 1, None]) ** 2
         logit = -d2 / (2.0 * width ** 2)
         g = np.exp(logit - logit.max(axis=1, keepdims=True))
     else:
-        raise ValueError(f"unknown gamma init {kind!r}; choose 'random' or 'spatial'")
+        raise ValueError(f"unknown gamma init {kind!r}; choose 'random', 'spatial' or 'ink'")
     g = g / g.sum(axis=1, keepdims=True)
     return g.astype(dtype)
+
+
+def _kmeanspp_centres(ink: np.ndarray, K: int, yy: np.ndarray, xx: np.ndarray,
+                      rng: np.random.Generator) -> np.ndarray:
+    """k-means++ seeding over the ink pixels of each image, vectorised over the batch.
+
+    ink: (B, D) bool. Returns centres (B, K, 2) as (row, col). A blank image falls back to
+    uniform pixels; once every ink pixel is a centre, further centres repeat ink pixels.
+    """
+    B, D = ink.shape
+    base = np.where(ink.any(axis=1, keepdims=True), ink, True).astype(np.float64)  # blank: anywhere
+    d2 = np.full((B, D), np.inf)
+    centres = np.empty((B, K, 2))
+    for k in range(K):
+        w = base if k == 0 else base * (d2 + 1e-6)
+        cdf = np.cumsum(w, axis=1)
+        u = rng.random((B, 1)) * cdf[:, -1:]
+        idx = np.minimum((cdf < u).sum(axis=1), D - 1)
+        centres[:, k, 0], centres[:, k, 1] = yy[idx], xx[idx]
+        d2 = np.minimum(d2, (yy - yy[idx, None]) ** 2 + (xx - xx[idx, None]) ** 2)
+    return centres
 
 
 # ----------------------------------------------------------------------------- E-step and loss
@@ -291,7 +322,8 @@ def loss_and_grads(model: str, p: dict, x, x_noisy, gamma0, *, loss_weights, gam
 
 @dataclass
 class EMTrace:
-    """EM on a batch. gamma, psi: (T, B, K, D) per iteration; loss: (T,) per-step loss."""
+    """EM on a batch. gamma, psi: (T, B, K, D) per iteration (T=1: only the last one kept);
+    loss: (steps,) per-step loss, always every step."""
     gamma: np.ndarray
     psi: np.ndarray
     loss: np.ndarray
@@ -301,29 +333,53 @@ class EMTrace:
         return self.gamma[t].argmax(axis=1)
 
 
+def mixture_loglik(psi: np.ndarray, x: np.ndarray) -> np.ndarray:
+    """log p(x) (B,) of each image under the spatial mixture with uniform weights:
+    sum over pixels of log( (1/K) sum_k psi_k^x (1 - psi_k)^(1-x) ).  psi: (B, K, D), x: (B, D)."""
+    lik = np.where(x[:, None, :] > 0.5, psi, 1 - psi).astype(np.float64)
+    return np.log(np.maximum(lik.mean(axis=1), 1e-30)).sum(axis=-1)
+
+
 def run_em(model: str, p: dict, images: np.ndarray, *, K: int, steps: int, noise: float,
            rng: np.random.Generator, gamma_init: str = "random", batch: int = 500,
-           keep_all: bool = True, inter_weight: float = 1.0) -> EMTrace:
+           keep_all: bool = True, inter_weight: float = 1.0, restarts: int = 1) -> EMTrace:
     """Run trained EM on any batch of binary images with any K and number of iterations.
 
     images: (N, D) or (N, side, side) binary. Noise is applied as in training (the authors also
-    apply it at test time). keep_all=False keeps only the last iteration (T=1 in the trace).
+    apply it at test time). keep_all=False keeps only the last iteration's gamma and psi (T=1 in
+    the trace); the per-step loss is always kept for all T steps.
+    restarts R > 1 runs EM R times from fresh gamma_0 and noise and keeps, per image, the run
+    whose final predictions give the image the highest mixture likelihood (``mixture_loglik``):
+    the classic multiple-restart EM, chosen by the model's own objective, never by labels.
+    The loss in the trace is then the mean over the restarts.
     """
     x_all = np.asarray(images, dtype=next(iter(p.values())).dtype).reshape(len(images), -1)
     N, D = x_all.shape
-    if K < 1 or steps < 1:
-        raise ValueError(f"K and steps must be >= 1, got K={K}, steps={steps}")
+    if K < 1 or steps < 1 or restarts < 1:
+        raise ValueError(f"K, steps and restarts must be >= 1, got K={K}, steps={steps}, "
+                         f"restarts={restarts}")
     side = int(round(np.sqrt(D)))
+    sl = slice(None) if keep_all else slice(-1, None)
     gam, ps, ls = [], [], []
     for a in range(0, N, batch):
         x = x_all[a:a + batch]
-        xn = flip_noise(np.broadcast_to(x, (steps,) + x.shape), noise, rng)
-        g0 = init_gamma(len(x), K, D, rng, dtype=x.dtype, kind=gamma_init, side=side)
-        _, _, trace = unrolled_forward(model, p, x, xn, g0, loss_weights=np.zeros(steps), keep=True,
-                                       keep_caches=False, inter_weight=inter_weight)
-        sl = slice(None) if keep_all else slice(-1, None)
-        gam.append(np.stack(trace["gamma"][sl]))
-        ps.append(np.stack(trace["psi"][sl]))
-        ls.append(np.array(trace["loss"][sl]) * len(x))
+        best = None
+        loss = 0.0
+        for _ in range(restarts):
+            xn = flip_noise(np.broadcast_to(x, (steps,) + x.shape), noise, rng)
+            g0 = init_gamma(len(x), K, D, rng, dtype=x.dtype, kind=gamma_init, side=side, x=x)
+            _, _, trace = unrolled_forward(model, p, x, xn, g0, loss_weights=np.zeros(steps),
+                                           keep=True, keep_caches=False, inter_weight=inter_weight)
+            g, ps_r = np.stack(trace["gamma"][sl]), np.stack(trace["psi"][sl])
+            loss = loss + np.array(trace["loss"]) * len(x) / restarts
+            if best is None:
+                best = (g, ps_r, mixture_loglik(trace["psi"][-1], x) if restarts > 1 else None)
+                continue
+            ll = mixture_loglik(trace["psi"][-1], x)
+            win = (ll > best[2])[None, :, None, None]
+            best = (np.where(win, g, best[0]), np.where(win, ps_r, best[1]), np.maximum(ll, best[2]))
+        gam.append(best[0])
+        ps.append(best[1])
+        ls.append(loss)
     return EMTrace(np.concatenate(gam, axis=1), np.concatenate(ps, axis=1),
                    np.sum(ls, axis=0) / N)

@@ -41,17 +41,15 @@ def evaluate(params: dict, cfg: NEMConfig, images: np.ndarray, labels: np.ndarra
     N = len(images)
     trace = run_em(cfg.model, params, images.reshape(N, -1), K=cfg.K, steps=cfg.steps,
                    noise=cfg.noise, rng=rng, gamma_init=cfg.gamma_init, keep_all=per_step,
-                   inter_weight=cfg.inter_weight)
-    w = loss_weights(cfg)
-    loss = float(np.dot(w, trace.loss)) if per_step else float(trace.loss[-1])
+                   inter_weight=cfg.inter_weight, restarts=cfg.restarts)
+    loss = float(np.dot(loss_weights(cfg), trace.loss))
     lab = labels.reshape(N, -1)
     pred = trace.groups(-1)
     ami, per = grouping_score(lab, pred, normalizer="max")
-    out = {"loss_last_step": float(trace.loss[-1]), "ami_max": ami,
+    out = {"loss": loss, "loss_last_step": float(trace.loss[-1]), "ami_max": ami,
            "ami_arithmetic": grouping_score(lab, pred, normalizer="arithmetic")[0],
            "ami_per_image": per}
     if per_step:
-        out["loss"] = loss
         out["ami_max_per_step"] = [grouping_score(lab, trace.groups(t))[0] for t in range(cfg.steps)]
     return out
 
@@ -90,7 +88,7 @@ def train(cfg: NEMConfig, data: dict, rng: np.random.Generator, *, progress: boo
         idx = rng.integers(0, len(x_train), cfg.batch)
         x = x_train[idx]
         xn = flip_noise(np.broadcast_to(x, (cfg.steps,) + x.shape), cfg.noise, rng)
-        g0 = init_gamma(cfg.batch, cfg.K, D, rng, kind=cfg.gamma_init)
+        g0 = init_gamma(cfg.batch, cfg.K, D, rng, kind=cfg.gamma_init, x=x)
         loss, grads, _ = loss_and_grads(cfg.model, params, x, xn, g0, loss_weights=w,
                                         gamma_grad=cfg.gamma_grad, inter_weight=cfg.inter_weight)
         if not np.isfinite(loss):
@@ -99,7 +97,7 @@ def train(cfg: NEMConfig, data: dict, rng: np.random.Generator, *, progress: boo
         gnorm = opt.step(params, grads)
         recent.append(loss)
         if step % cfg.eval_every == 0 or step == cfg.updates:
-            ev = evaluate(params, cfg, val_x, val_y, np.random.default_rng(eval_rng_seed), per_step=True)
+            ev = evaluate(params, cfg, val_x, val_y, np.random.default_rng(eval_rng_seed))
             score = ev["ami_max"] if cfg.select == "valid_ami" else -ev["loss"]
             if score > best["score"]:
                 best = {"score": score, "update": step, "valid_ami_max": ev["ami_max"],
@@ -115,7 +113,7 @@ def train(cfg: NEMConfig, data: dict, rng: np.random.Generator, *, progress: boo
                 tr = run_em(cfg.model, params, snapshot_images.reshape(len(snapshot_images), -1),
                             K=cfg.K, steps=cfg.steps, noise=cfg.noise,
                             rng=np.random.default_rng(eval_rng_seed), gamma_init=cfg.gamma_init,
-                            keep_all=False)
+                            keep_all=False, restarts=cfg.restarts)
                 snapshots.append(tr.gamma[-1].astype(np.float16))
             bar.set_postfix(loss=f"{hist['train_loss'][-1]:.1f}", val_ami=f"{ev['ami_max']:.3f}",
                             best=f"{best['valid_ami_max']:.3f}@{best['update']}")

@@ -13,7 +13,8 @@ from common.gradcheck import check_gradients
 from neural_em_shapes.config import make_config
 from neural_em_shapes.model import (e_step_backward, e_step_forward, flip_noise, init_gamma,
                                     init_params, loss_and_grads, loss_backward, loss_forward,
-                                    nem_cell_backward, rnn_cell_backward, run_em, unrolled_forward)
+                                    mixture_loglik, nem_cell_backward, rnn_cell_backward, run_em,
+                                    unrolled_forward)
 from neural_em_shapes.train import loss_weights
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -95,6 +96,50 @@ def test_spatial_gamma_init_is_normalised_and_smooth():
     assert np.abs(np.diff(img, axis=1)).max() < 0.5  # neighbouring pixels have similar weights
 
 
+def test_ink_gamma_init_seeds_centres_on_distinct_ink_pixels():
+    # Three isolated ink pixels and K=3: k-means++ must put one centre on each of them.
+    x = np.zeros((2, 784), np.float32)
+    dots = [(3, 4), (20, 25), (14, 2)]
+    for r, c in dots:
+        x[0, r * 28 + c] = 1
+    x[1, 400] = 1  # a single ink pixel: every centre must sit on it
+    g = init_gamma(2, 3, 784, np.random.default_rng(0), kind="ink", x=x)
+    np.testing.assert_allclose(g.sum(1), 1, atol=1e-6)
+    owners = {int(g[0, :, r * 28 + c].argmax()) for r, c in dots}
+    assert owners == {0, 1, 2}, "each dot should be the centre of its own slot"
+    np.testing.assert_allclose(g[1], 1 / 3, atol=1e-6)  # all centres coincide: no preference
+    blank = init_gamma(2, 3, 784, np.random.default_rng(0), kind="ink", x=np.zeros((2, 784)))
+    assert np.isfinite(blank).all() and np.allclose(blank.sum(1), 1, atol=1e-6)
+    with pytest.raises(ValueError, match="needs the images"):
+        init_gamma(2, 3, 784, np.random.default_rng(0), kind="ink")
+
+
+def test_mixture_loglik_matches_a_direct_computation():
+    rng = np.random.default_rng(1)
+    psi = rng.uniform(0.01, 0.99, (4, 3, 16))
+    x = (rng.random((4, 16)) < 0.5).astype(np.float64)
+    direct = np.log(np.mean(psi ** x[:, None] * (1 - psi) ** (1 - x[:, None]), axis=1)).sum(-1)
+    np.testing.assert_allclose(mixture_loglik(psi, x), direct, rtol=1e-12)
+
+
+def test_restarts_keep_the_most_likely_run_per_image():
+    rng = np.random.default_rng(0)
+    p = init_params("rnn-em", 784, 16, rng)
+    imgs = (rng.random((6, 784)) < 0.2).astype(np.float32)
+    kw = dict(K=3, steps=3, noise=0.1, gamma_init="ink", keep_all=False)
+    one = run_em("rnn-em", p, imgs, rng=np.random.default_rng(3), **kw)
+    many = run_em("rnn-em", p, imgs, rng=np.random.default_rng(3), restarts=4, **kw)
+    # The first restart draws exactly what a single run draws, so keeping the best can only help.
+    ll1, ll4 = mixture_loglik(one.psi[-1], imgs), mixture_loglik(many.psi[-1], imgs)
+    assert np.all(ll4 >= ll1 - 1e-9) and np.any(ll4 > ll1)
+    # ... and each image's result is one real run: its gamma is the E-step of its own psi.
+    g, _ = e_step_forward(np.log(many.psi[-1]) - np.log1p(-many.psi[-1]), imgs)
+    np.testing.assert_allclose(many.gamma[-1], g, atol=1e-4)
+    assert many.loss.shape == (3,)
+    with pytest.raises(ValueError, match="restarts"):
+        run_em("rnn-em", p, imgs, rng=rng, restarts=0, **kw)
+
+
 def test_run_em_determinism_and_shapes():
     rng = np.random.default_rng(0)
     p = init_params("rnn-em", 784, 16, rng)
@@ -118,7 +163,7 @@ def test_quick_cli_writes_a_valid_run_and_is_deterministic(tmp_path):
     rec = json.loads((out1 / "run.json").read_text())
     m = rec["metrics"]
     assert len(m["test_ami_max_per_step"]) == rec["config"]["steps"]
-    assert {"kmeans_coords_K3", "connected_components_8", "random_K4"} <= set(rec["baselines"])
+    assert {"kmeans_coords_K3", "connected_components_8", "random_K3"} <= set(rec["baselines"])
     assert "smoke test" in rec["notes"]
     for f in ("weights.npz", "examples.npz", "snapshots.npz"):
         assert (out1 / f).exists()
