@@ -19,7 +19,7 @@ from common.metrics import grouping_score
 from common.runs import prepare_out_dir, save_weights, write_run
 from common.shapes import make_shapes, make_shapes_splits
 from neural_em_shapes.config import PRESETS, QUICK_SIZES, make_config
-from neural_em_shapes.model import run_em
+from neural_em_shapes.model import init_gamma, run_em
 from neural_em_shapes.train import evaluate, train
 
 PROG = "neural_em_shapes.py"
@@ -62,10 +62,16 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _baselines(images: np.ndarray, labels: np.ndarray, K: int, rng: np.random.Generator) -> dict:
+    """Non-learned groupings of the same images. "ink_seeds": the k-means++ ink seeding of
+    gamma_0 on its own (each pixel to its nearest seed), i.e. what EM starts from with
+    --gamma-init ink, without the model."""
     out = {}
+    n = len(images)
     for name, pred in (("kmeans_coords_K3", kmeans_coords(images, 3, rng)),
                        ("connected_components_8", connected_components(images, 8)),
-                       (f"random_K{K}", random_labels(images, K, rng))):
+                       (f"random_K{K}", random_labels(images, K, rng)),
+                       (f"ink_seeds_K{K}", init_gamma(n, K, images[0].size, rng, kind="ink",
+                                                      x=images.reshape(n, -1)).argmax(axis=1).reshape(images.shape))):
         out[name] = {"ami_max": grouping_score(labels, pred)[0],
                      "ami_arithmetic": grouping_score(labels, pred, normalizer="arithmetic")[0]}
     return out

@@ -163,7 +163,7 @@ def test_quick_cli_writes_a_valid_run_and_is_deterministic(tmp_path):
     rec = json.loads((out1 / "run.json").read_text())
     m = rec["metrics"]
     assert len(m["test_ami_max_per_step"]) == rec["config"]["steps"]
-    assert {"kmeans_coords_K3", "connected_components_8", "random_K3"} <= set(rec["baselines"])
+    assert {"kmeans_coords_K3", "connected_components_8", "random_K3", "ink_seeds_K3"} <= set(rec["baselines"])
     assert "smoke test" in rec["notes"]
     for f in ("weights.npz", "examples.npz", "snapshots.npz"):
         assert (out1 / f).exists()
