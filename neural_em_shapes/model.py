@@ -33,6 +33,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from common.layers import glorot, mm, outer, sigmoid, softplus
+from common.seeding import SPATIAL_KINDS, spatial_gamma
 
 __all__ = ["init_params", "flip_noise", "init_gamma", "e_step_forward",
            "e_step_backward", "loss_forward", "loss_backward", "rnn_cell_forward",
@@ -70,60 +71,25 @@ def flip_noise(x: np.ndarray, p: float, rng: np.random.Generator) -> np.ndarray:
 
 
 def init_gamma(B: int, K: int, D: int, rng: np.random.Generator, *, dtype=np.float32,
-               kind: str = "random", side: int = 28, width: float = 5.0,
+               kind: str = "random", width: float = 5.0,
                x: np.ndarray | None = None) -> np.ndarray:
     """Initial assignments gamma_0 (B, K, D), normalised over K.
 
     kind "random": |N(0, 1)| per pixel (the authors' choice).
-    kind "spatial": a spatial prior on the first assignment: slot k gets weight
-        exp(-|p - c_k|^2 / (2 width^2)) around a random centre c_k (uniform on the canvas), a
-        soft random Voronoi partition. It breaks the symmetry between slots along the spatial
-        axis in which objects actually differ.
-    kind "ink": the same soft Voronoi partition, but the centres are seeded on the image's own
-        ink by k-means++ (first centre uniform over ink pixels, each next one with probability
-        proportional to its squared distance from the centres so far). Needs x (B, D); uses only
-        the input image, never labels. Fewer initial partitions put two objects in one cell.
+    kind "spatial": a spatial prior on the first assignment (``common.seeding``): a soft
+        Voronoi partition of width ``width`` px around K centres uniform on the canvas. It breaks
+        the symmetry between slots along the spatial axis in which objects actually differ.
+    kind "ink": the same partition with the centres seeded on the image's own ink by k-means++.
+        Needs x (B, D); uses only the input image. Fewer initial cells hold two objects.
     """
     if kind == "random":
         g = np.abs(rng.standard_normal((B, K, D)))
-    elif kind in ("spatial", "ink"):
-        if side * side != D:
-            raise ValueError(f"spatial gamma init needs a square image, D={D} is not {side}^2")
-        yy, xx = np.divmod(np.arange(D), side)
-        if kind == "spatial":
-            centres = rng.uniform(0, side - 1, size=(B, K, 2))
-        else:
-            if x is None:
-                raise ValueError("gamma init 'ink' needs the images x")
-            centres = _kmeanspp_centres(np.asarray(x).reshape(B, D) > 0.5, K, yy, xx, rng)
-        d2 = (yy - centres[..., 0, None]) ** 2 + (xx - centres[..., 1, None]) ** 2
-        logit = -d2 / (2.0 * width ** 2)
-        g = np.exp(logit - logit.max(axis=1, keepdims=True))
+        g = g / g.sum(axis=1, keepdims=True)
+    elif kind in SPATIAL_KINDS:
+        g = spatial_gamma(B, K, D, rng, kind=kind, width=width, x=x)
     else:
         raise ValueError(f"unknown gamma init {kind!r}; choose 'random', 'spatial' or 'ink'")
-    g = g / g.sum(axis=1, keepdims=True)
     return g.astype(dtype)
-
-
-def _kmeanspp_centres(ink: np.ndarray, K: int, yy: np.ndarray, xx: np.ndarray,
-                      rng: np.random.Generator) -> np.ndarray:
-    """k-means++ seeding over the ink pixels of each image, vectorised over the batch.
-
-    ink: (B, D) bool. Returns centres (B, K, 2) as (row, col). A blank image falls back to
-    uniform pixels; once every ink pixel is a centre, further centres repeat ink pixels.
-    """
-    B, D = ink.shape
-    base = np.where(ink.any(axis=1, keepdims=True), ink, True).astype(np.float64)  # blank: anywhere
-    d2 = np.full((B, D), np.inf)
-    centres = np.empty((B, K, 2))
-    for k in range(K):
-        w = base if k == 0 else base * (d2 + 1e-6)
-        cdf = np.cumsum(w, axis=1)
-        u = rng.random((B, 1)) * cdf[:, -1:]
-        idx = np.minimum((cdf < u).sum(axis=1), D - 1)
-        centres[:, k, 0], centres[:, k, 1] = yy[idx], xx[idx]
-        d2 = np.minimum(d2, (yy - yy[idx, None]) ** 2 + (xx - xx[idx, None]) ** 2)
-    return centres
 
 
 # ----------------------------------------------------------------------------- E-step and loss
@@ -358,7 +324,6 @@ def run_em(model: str, p: dict, images: np.ndarray, *, K: int, steps: int, noise
     if K < 1 or steps < 1 or restarts < 1:
         raise ValueError(f"K, steps and restarts must be >= 1, got K={K}, steps={steps}, "
                          f"restarts={restarts}")
-    side = int(round(np.sqrt(D)))
     sl = slice(None) if keep_all else slice(-1, None)
     gam, ps, ls = [], [], []
     for a in range(0, N, batch):
@@ -367,7 +332,7 @@ def run_em(model: str, p: dict, images: np.ndarray, *, K: int, steps: int, noise
         loss = 0.0
         for _ in range(restarts):
             xn = flip_noise(np.broadcast_to(x, (steps,) + x.shape), noise, rng)
-            g0 = init_gamma(len(x), K, D, rng, dtype=x.dtype, kind=gamma_init, side=side, x=x)
+            g0 = init_gamma(len(x), K, D, rng, dtype=x.dtype, kind=gamma_init, x=x)
             _, _, trace = unrolled_forward(model, p, x, xn, g0, loss_weights=np.zeros(steps),
                                            keep=True, keep_caches=False, inter_weight=inter_weight)
             g, ps_r = np.stack(trace["gamma"][sl]), np.stack(trace["psi"][sl])

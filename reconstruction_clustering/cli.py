@@ -20,7 +20,7 @@ from common.rc_datasets import DATASETS, THESIS_K, make_rc_dataset
 from common.runs import atomic_write_json, prepare_out_dir, save_weights, write_run
 
 from .config import QUICK, THESIS_CONFIGS, preset
-from .experiment import TRAIN_ON, default_e_step, evaluate, fit_dae
+from .experiment import THESIS_INFERENCE, TRAIN_ON, default_e_step, evaluate, fit_dae, select_inference
 from .rc import E_STEPS
 
 PROG = "reconstruction_clustering.py"
@@ -61,6 +61,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="soft (default with --train-on single) or hard (default with --train-on multi)")
     p.add_argument("--dae-config", choices=("preset", "thesis"), default="preset",
                    help="our validation-chosen presets, or the thesis's Table 4.1/4.2 settings (SGD)")
+    p.add_argument("--inference", choices=("select", "thesis"), default="select",
+                   help="RC's gamma_0 and restarts: chosen per run on validation AMI from a small grid "
+                        "(default), or the thesis's procedure (random gamma_0, one run)")
     p.add_argument("--sweep-K", type=_k_list, default=None,
                    help=f"K values for the AMI-vs-K figure (default {','.join(map(str, SWEEP_K))}; '' skips)")
     p.add_argument("--no-figures", action="store_true", help="skip the PNGs and the GIF")
@@ -104,20 +107,30 @@ def run_dataset(name: str, args, out_root: Path, argv: Sequence[str]) -> dict:
           file=sys.stderr)
     rng = np.random.default_rng(np.random.SeedSequence([args.seed, 0]))
     res = fit_dae(data, cfg, args.train_on, rng)
-    test = data.multi["test"]
+    test, valid = data.multi["test"], data.multi["valid"]
+    val_seq, test_seq = np.random.SeedSequence([args.seed, 3]), np.random.SeedSequence([args.seed, 1])
+    if args.inference == "select":     # gamma_0 and restarts chosen on validation AMI
+        inf, inf_table = select_inference(res.params, cfg.activation, valid.images, valid.labels, K=K,
+                                          iterations=args.iterations, e_step_kind=e_kind, seed_seq=val_seq)
+        valid_ami = max(r["valid_ami_max"] for r in inf_table)
+    else:
+        inf, inf_table = dict(THESIS_INFERENCE), []
+        valid_ami = evaluate(res.params, cfg.activation, valid.images, valid.labels, K=K,
+                             iterations=args.iterations, e_step_kind=e_kind,
+                             rng=np.random.default_rng(val_seq))[0]["ami_max"]
     scores, trace = evaluate(res.params, cfg.activation, test.images, test.labels, K=K,
                              iterations=args.iterations, e_step_kind=e_kind,
-                             rng=np.random.default_rng(np.random.SeedSequence([args.seed, 1])), keep=N_TRACE)
-    valid = data.multi["valid"]
-    vscores, _ = evaluate(res.params, cfg.activation, valid.images, valid.labels, K=K,
-                          iterations=args.iterations, e_step_kind=e_kind,
-                          rng=np.random.default_rng(np.random.SeedSequence([args.seed, 3])))
+                             rng=np.random.default_rng(test_seq), keep=N_TRACE, inference=inf)
+    thesis_scores = scores if inf == THESIS_INFERENCE else evaluate(
+        res.params, cfg.activation, test.images, test.labels, K=K, iterations=args.iterations,
+        e_step_kind=e_kind, rng=np.random.default_rng(test_seq))[0]
     base = _baselines(test.images, test.labels, K, args.seed)
     sweep = []
     ks = args.sweep_K if args.sweep_K is not None else (tuple(sorted({2, K})) if args.quick else SWEEP_K)
     for k in ks:
         s, _ = evaluate(res.params, cfg.activation, test.images, test.labels, K=k, iterations=args.iterations,
-                        e_step_kind=e_kind, rng=np.random.default_rng(np.random.SeedSequence([args.seed, 4, k])))
+                        e_step_kind=e_kind, rng=np.random.default_rng(np.random.SeedSequence([args.seed, 4, k])),
+                        inference=inf)
         sweep.append({"K": k, "ami_max": s["ami_max"], "ami_arithmetic": s["ami_arithmetic"],
                       "loglik_per_iteration_mean": s["loglik_per_iteration_mean"],
                       "loglik_per_iteration_std": s["loglik_per_iteration_std"]})
@@ -128,13 +141,18 @@ def run_dataset(name: str, args, out_root: Path, argv: Sequence[str]) -> dict:
         "test_loglik_per_iteration_mean": scores["loglik_per_iteration_mean"],
         "test_loglik_per_iteration_std": scores["loglik_per_iteration_std"],
         "test_per_image_ami_max": scores["per_image_max"], "test_per_image_confidence": conf,
-        "test_images": len(test), "valid_ami_max": vscores["ami_max"], "valid_images": len(valid),
+        "test_images": len(test), "valid_ami_max": valid_ami, "valid_images": len(valid),
+        "rc_inference": inf, "rc_inference_selection": inf_table,
+        "test_ami_max_thesis_inference": thesis_scores["ami_max"],
+        "test_ami_arithmetic_thesis_inference": thesis_scores["ami_arithmetic"],
         "K": K, "iterations": args.iterations, "e_step": e_kind, "train_on": args.train_on,
         "dae_valid_loss": res.best_valid_loss, "dae_best_epoch": res.best_epoch, "dae_epochs_run": res.epochs_run,
         "dae_train_time_s": res.seconds, "ami_vs_K": sweep,
         "thesis_ami": THESIS_AMI[args.train_on].get(name),
         "selection": ("DAE: the epoch with the lowest validation denoising loss (early stopping); "
-                      "hyperparameters: the preset chosen by the random search on validation AMI"),
+                      "hyperparameters: the preset chosen by the random search on validation AMI; "
+                      + ("RC gamma_0 and restarts: the INFERENCE_GRID entry with the best validation AMI"
+                         if inf_table else "RC: the thesis's procedure (random gamma_0, one run)")),
     }
     np.savez_compressed(out / "trace.npz", images=test.images[:N_TRACE], labels=test.labels[:N_TRACE],
                         overlap=test.overlap[:N_TRACE], gammas=trace.gammas, psis=trace.psis,
@@ -143,7 +161,8 @@ def run_dataset(name: str, args, out_root: Path, argv: Sequence[str]) -> dict:
     notes = "--quick smoke test: tiny DAE and data, the numbers are not results." if args.quick else ""
     write_run(out, paper="reconstruction_clustering", seed=args.seed,
               config={"dataset": name, "dae": cfg, "dae_config_source": "quick" if args.quick else args.dae_config,
-                      "K": K, "iterations": args.iterations, "e_step": e_kind, "train_on": args.train_on},
+                      "K": K, "iterations": args.iterations, "e_step": e_kind, "train_on": args.train_on,
+                      "inference": args.inference},
               history=res.history, metrics=metrics, baselines=base, wall_time_s=time.perf_counter() - start,
               weights=res.params, command=shlex.join([PROG, *argv]), notes=notes)
     if not args.no_figures:
@@ -151,21 +170,30 @@ def run_dataset(name: str, args, out_root: Path, argv: Sequence[str]) -> dict:
         make_dataset_figures(out)
     km = base[f"kmeans_coords_K{K}"]["ami_max"]
     row = {"dataset": name, "K": K, "ami_max": scores["ami_max"], "ami_arithmetic": scores["ami_arithmetic"],
+           "ami_max_thesis_inference": thesis_scores["ami_max"], "inference": _inf_label(inf),
            "thesis": THESIS_AMI[args.train_on].get(name), "kmeans_coords": km,
            "connected_components": base["connected_components_8"]["ami_max"],
            "random": base[f"random_K{K}"]["ami_max"], "test_images": len(test),
            "wall_time_s": time.perf_counter() - start}
-    print(f"[{name}] test AMI(max) {scores['ami_max']:.3f} (arith {scores['ami_arithmetic']:.3f}) at K={K}; "
+    print(f"[{name}] test AMI(max) {scores['ami_max']:.3f} (arith {scores['ami_arithmetic']:.3f}) at K={K} "
+          f"with RC inference {row['inference']} (thesis inference {thesis_scores['ami_max']:.3f}); "
           f"thesis {row['thesis']}; k-means on coordinates {km:.3f}; {row['wall_time_s']:.0f} s", file=sys.stderr)
     return row
 
 
+def _inf_label(inf: dict) -> str:
+    init = "random" if inf["init"] == "random" else f"ink w={inf['width_frac']:g}"
+    return f"{init}, {inf['restarts']} run" + ("s" if inf["restarts"] > 1 else "")
+
+
 def summary_table(rows: list[dict]) -> str:
-    lines = ["| dataset | K | AMI(max) | AMI(arith) | thesis | k-means coords | conn. comp. | random | images | s |",
-             "|---|---|---|---|---|---|---|---|---|---|"]
+    lines = ["| dataset | K | AMI(max) | AMI(arith) | RC inference (valid.) | AMI(max), thesis inference | thesis | "
+             "k-means coords | conn. comp. | random | images | s |",
+             "|---|---|---|---|---|---|---|---|---|---|---|---|"]
     for r in rows:
         th = "–" if r["thesis"] is None else f"{r['thesis']:.3f}"
-        lines.append(f"| {r['dataset']} | {r['K']} | {r['ami_max']:.3f} | {r['ami_arithmetic']:.3f} | {th} | "
+        lines.append(f"| {r['dataset']} | {r['K']} | {r['ami_max']:.3f} | {r['ami_arithmetic']:.3f} | "
+                     f"{r['inference']} | {r['ami_max_thesis_inference']:.3f} | {th} | "
                      f"{r['kmeans_coords']:.3f} | {r['connected_components']:.3f} | {r['random']:.3f} | "
                      f"{r['test_images']} | {r['wall_time_s']:.0f} |")
     return "\n".join(lines)

@@ -290,6 +290,7 @@ def loss_vs_ami_figure(search_dir, path) -> Path:
 def novel_objects_figure(multi_mnist_run, path, *, seed: int = 0, iterations: int = 10) -> Path:
     """Fig. 4.14: RC with the multi-MNIST DAE on objects it never saw (letters, circles, bars)."""
     from common.novel_objects import novel_object_scenes
+    from .experiment import THESIS_INFERENCE
     from .rc import run_rc
     run_dir = Path(multi_mnist_run)
     rec = read_run(run_dir / "run.json")
@@ -297,8 +298,11 @@ def novel_objects_figure(multi_mnist_run, path, *, seed: int = 0, iterations: in
     act = rec["config"]["dae"]["activation"]
     scenes = novel_object_scenes(6, np.random.default_rng(seed), canvas=(48, 48))
     K = int(scenes.labels.reshape(len(scenes.labels), -1).max(1).max())
+    inf = rec["metrics"].get("rc_inference") or THESIS_INFERENCE
     tr = run_rc(scenes.images, params, act, K=K, iterations=iterations, rng=np.random.default_rng(seed),
-                keep=len(scenes.images), e_step_kind=rec["config"].get("e_step", "soft"))
+                keep=len(scenes.images), e_step_kind=rec["config"].get("e_step", "soft"),
+                init=inf["init"], width=inf["width_frac"] * scenes.images.shape[-1],
+                restarts=inf["restarts"])
     from common.metrics import grouping_score
     _, per = grouping_score(scenes.labels.reshape(len(scenes.labels), -1), tr.pred[-1])
     H, W = scenes.images.shape[1:]

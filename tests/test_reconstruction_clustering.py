@@ -129,6 +129,50 @@ def test_rc_is_vectorised_chunk_invariant_and_deterministic():
     assert a.gammas.shape == (4, 3, 3, 16) and a.psis.shape == (3, 3, 3, 16)
 
 
+def test_rc_restarts_keep_the_most_likely_run_per_image():
+    rng = np.random.default_rng(0)
+    p = init_dae(16, 5, rng)
+    x = (rng.random((9, 16)) < 0.5).astype(np.float32)
+    one = run_rc(x, p, "tanh", K=3, iterations=3, rng=np.random.default_rng(4), keep=4)
+    many = run_rc(x, p, "tanh", K=3, iterations=3, rng=np.random.default_rng(4), keep=4, restarts=5)
+    # The first restart draws what a single run draws, so the kept log-likelihood can only rise,
+    assert np.all(many.loglik[-1] >= one.loglik[-1]) and np.any(many.loglik[-1] > one.loglik[-1])
+    # and every field of an image comes from one and the same run.
+    for i in range(4):
+        np.testing.assert_array_equal(many.pred[:, i], many.gammas[:, i].argmax(1))
+        np.testing.assert_array_equal(many.gamma[i], many.gammas[-1, i])
+    with pytest.raises(ValueError, match="restarts"):
+        run_rc(x, p, "tanh", K=3, rng=rng, restarts=0)
+
+
+def test_rc_ink_init_is_a_normalised_spatial_partition_on_the_ink():
+    x = np.zeros((2, 64), np.float32)
+    x[0, [0, 63]] = 1                        # two ink pixels in opposite corners of an 8x8 image
+    x[1, 10] = 1
+    g = init_gamma(2, 2, 64, np.random.default_rng(0), kind="ink", width=2.0, x=x)
+    np.testing.assert_allclose(g.sum(1), 1, rtol=1e-6)
+    assert g[0, :, 0].argmax() != g[0, :, 63].argmax()   # one seed on each ink pixel
+    with pytest.raises(ValueError, match="needs the images"):
+        init_gamma(2, 2, 64, np.random.default_rng(0), kind="ink")
+    with pytest.raises(ValueError, match="gamma_0 must be"):
+        init_gamma(2, 2, 64, np.random.default_rng(0), kind="corner")
+
+
+def test_select_inference_picks_the_best_validation_entry_and_keeps_the_thesis_on_ties(monkeypatch):
+    import reconstruction_clustering.experiment as ex
+    assert ex.INFERENCE_GRID[0] == ex.THESIS_INFERENCE
+    fake = {}
+    monkeypatch.setattr(ex, "evaluate", lambda *a, inference, **k: ({"ami_max": fake[str(inference)]}, None))
+    kw = dict(K=2, iterations=1, e_step_kind="soft", seed_seq=np.random.SeedSequence(0))
+    for winner in (0, 3):
+        fake.clear()
+        fake.update({str(inf): (0.9 if i == winner else 0.5) for i, inf in enumerate(ex.INFERENCE_GRID)})
+        best, table = ex.select_inference(None, "relu", None, None, **kw)
+        assert best == ex.INFERENCE_GRID[winner] and len(table) == len(ex.INFERENCE_GRID)
+    fake.update({str(inf): 0.7 for inf in ex.INFERENCE_GRID})   # all tied: the thesis's procedure
+    assert ex.select_inference(None, "relu", None, None, **kw)[0] == ex.THESIS_INFERENCE
+
+
 def test_rc_scores_match_grouping_score():
     rng = np.random.default_rng(2)
     p = init_dae(9, 4, rng)
@@ -219,6 +263,11 @@ def test_quick_cli_writes_valid_runs_and_figures(quick_run):
     assert len(m["test_loglik_per_iteration_mean"]) == 10 and len(m["test_per_image_ami_max"]) == m["test_images"]
     assert {"kmeans_coords_K12", "connected_components_8", "random_K12"} <= set(rec["baselines"])
     assert "smoke test" in rec["notes"] and [row["K"] for row in m["ami_vs_K"]]
+    # RC inference chosen on validation from the whole grid; the thesis procedure is scored too.
+    from reconstruction_clustering.experiment import INFERENCE_GRID
+    assert len(m["rc_inference_selection"]) == len(INFERENCE_GRID)
+    assert m["valid_ami_max"] == max(r["valid_ami_max"] for r in m["rc_inference_selection"])
+    assert m["rc_inference"] in INFERENCE_GRID and "test_ami_max_thesis_inference" in m
     from reconstruction_clustering.viz import DATASET_FIGURES, GIF_NAME
     for f in DATASET_FIGURES + (GIF_NAME, "weights.npz", "trace.npz"):
         assert (out / "bars" / f).stat().st_size > 0, f
