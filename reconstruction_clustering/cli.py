@@ -61,9 +61,10 @@ def build_parser() -> argparse.ArgumentParser:
                    help="soft (default with --train-on single) or hard (default with --train-on multi)")
     p.add_argument("--dae-config", choices=("preset", "thesis"), default="preset",
                    help="our validation-chosen presets, or the thesis's Table 4.1/4.2 settings (SGD)")
-    p.add_argument("--inference", choices=("select", "thesis"), default="select",
+    p.add_argument("--inference", choices=("select", "thesis"), default=None,
                    help="RC's gamma_0 and restarts: chosen per run on validation AMI from a small grid "
-                        "(default), or the thesis's procedure (random gamma_0, one run)")
+                        "(default), or the thesis's procedure (random gamma_0, one run; default with "
+                        "--quick, to keep the smoke test short)")
     p.add_argument("--sweep-K", type=_k_list, default=None,
                    help=f"K values for the AMI-vs-K figure (default {','.join(map(str, SWEEP_K))}; '' skips)")
     p.add_argument("--no-figures", action="store_true", help="skip the PNGs and the GIF")
@@ -202,6 +203,8 @@ def summary_table(rows: list[dict]) -> str:
 def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     args = build_parser().parse_args(argv)
+    if args.inference is None:
+        args.inference = "thesis" if args.quick else "select"
     setup_threads(args.threads)
     start = time.perf_counter()
     out_root = prepare_out_dir(args.out)

@@ -250,7 +250,7 @@ def test_extended_search_equals_one_longer_search():
 @pytest.fixture(scope="module")
 def quick_run(tmp_path_factory):
     out = tmp_path_factory.mktemp("rc") / "run"
-    r = _cli(["--quick", "--dataset", "bars", "--seed", "1", "--out", str(out)])
+    r = _cli(["--quick", "--dataset", "bars", "--seed", "1", "--inference", "select", "--out", str(out)])
     assert r.returncode == 0, r.stderr
     return out, r
 
@@ -278,7 +278,8 @@ def test_quick_cli_writes_valid_runs_and_figures(quick_run):
 
 def test_quick_cli_is_deterministic_and_runs_from_its_folder(quick_run, tmp_path):
     out, _ = quick_run
-    r = _cli(["--quick", "--dataset", "bars", "--seed", "1", "--out", str(tmp_path / "b"), "--no-figures"],
+    r = _cli(["--quick", "--dataset", "bars", "--seed", "1", "--inference", "select", "--out", str(tmp_path / "b"),
+              "--no-figures"],
              cwd=ROOT / "reconstruction_clustering")
     assert r.returncode == 0, r.stderr
     a = json.loads((out / "bars" / "run.json").read_text())
