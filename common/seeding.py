@@ -28,6 +28,7 @@ def kmeanspp_centres(ink: np.ndarray, K: int, side: int, rng: np.random.Generato
     d2 = np.full((B, D), np.inf)
     centres = np.empty((B, K, 2))
     for k in range(K):
+        # +1e-6: once all ink pixels are centres, further centres may repeat one of them
         w = base if k == 0 else base * (d2 + 1e-6)
         cdf = np.cumsum(w, axis=1)
         u = rng.random((B, 1)) * cdf[:, -1:]
@@ -39,6 +40,8 @@ def kmeanspp_centres(ink: np.ndarray, K: int, side: int, rng: np.random.Generato
 
 def voronoi_gamma(centres: np.ndarray, side: int, width: float) -> np.ndarray:
     """Soft Voronoi assignments (B, K, side*side), float64, normalised over K. centres: (B, K, 2)."""
+    if not width > 0:
+        raise ValueError(f"the width of a spatial gamma_0 must be > 0, got {width}")
     yy, xx = np.divmod(np.arange(side * side), side)
     d2 = (yy - centres[..., 0, None]) ** 2 + (xx - centres[..., 1, None]) ** 2
     logit = -d2 / (2.0 * width ** 2)

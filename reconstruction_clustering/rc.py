@@ -20,7 +20,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from common.metrics import grouping_score
-from common.seeding import spatial_gamma
+from common.seeding import kmeanspp_centres, voronoi_gamma
 from .dae import decode, encode
 
 __all__ = ["E_STEPS", "INITS", "init_gamma", "e_step", "RCTrace", "run_rc", "rc_scores"]
@@ -28,10 +28,11 @@ __all__ = ["E_STEPS", "INITS", "init_gamma", "e_step", "RCTrace", "run_rc", "rc_
 E_STEPS = ("soft", "hard")
 INITS = ("random", "ink")
 _EPS = 1e-6   # keeps log(psi) finite when the decoder saturates in float32
+_INIT_CHUNK = 100
 
 
 def init_gamma(n: int, K: int, D: int, rng: np.random.Generator, dtype=np.float32, *,
-               kind: str = "random", width: float = 7.0, x: np.ndarray | None = None) -> np.ndarray:
+               kind: str = "random", width: float = 5.0, x: np.ndarray | None = None) -> np.ndarray:
     """Initial assignments (n, K, D), normalised over the K slots.
 
     kind "random": |N(0,1)| per pixel (the thesis). kind "ink": a soft Voronoi partition of
@@ -42,7 +43,14 @@ def init_gamma(n: int, K: int, D: int, rng: np.random.Generator, dtype=np.float3
         g = np.abs(rng.standard_normal((n, K, D), dtype=np.float32)).astype(dtype)
         return g / g.sum(axis=1, keepdims=True)
     if kind == "ink":
-        return spatial_gamma(n, K, D, rng, kind="ink", width=width, x=x).astype(dtype)
+        if x is None:
+            raise ValueError("gamma_0 'ink' needs the images x")
+        side = int(round(np.sqrt(D)))
+        centres = kmeanspp_centres(np.asarray(x).reshape(n, D) > 0.5, K, side, rng)
+        g = np.empty((n, K, D), dtype)
+        for a in range(0, n, _INIT_CHUNK):         # float64 temporaries for a chunk at a time
+            g[a:a + _INIT_CHUNK] = voronoi_gamma(centres[a:a + _INIT_CHUNK], side, width)
+        return g
     raise ValueError(f"gamma_0 must be one of {INITS}, got {kind!r}")
 
 
@@ -69,7 +77,8 @@ def e_step(psi: np.ndarray, x: np.ndarray, kind: str = "soft"):
 class RCTrace:
     """What RC did on a batch of n images with K slots over T iterations.
 
-    pred:     (T+1, n, D) int16 argmax slot per pixel after each iteration (index 0 = random init)
+    pred:     (T+1, n, D) int16 argmax slot per pixel after each iteration (index 0 = gamma_0;
+              with restarts, every field is the kept run's)
     loglik:   (T, n) log-likelihood after each R-step (eq. 4.7)
     gamma:    (n, K, D) final assignments
     psi:      (n, K, D) final reconstructions
@@ -85,7 +94,7 @@ class RCTrace:
 
 def run_rc(images: np.ndarray, params: dict, activation: str, *, K: int, iterations: int = 10,
            rng: np.random.Generator, e_step_kind: str = "soft", keep: int = 0,
-           chunk: int = 250, init: str = "random", width: float = 7.0, restarts: int = 1) -> RCTrace:
+           chunk: int = 250, init: str = "random", width: float = 5.0, restarts: int = 1) -> RCTrace:
     """Run RC on binary images (n, D) (or (n, H, W), flattened) with a trained DAE.
 
     keep: number of leading images whose full gamma / psi trace is stored (for figures).
@@ -112,7 +121,8 @@ def _keep_better(a: RCTrace, b: RCTrace) -> RCTrace:
     """Per image, the trace with the higher final log-likelihood."""
     win = b.loglik[-1] > a.loglik[-1]                                   # (n,)
     img = win[:, None, None]                                            # per image, (n, K, D)
-    kept = win[:0 if a.gammas is None else a.gammas.shape[1], None, None][None]
+    m = 0 if a.gammas is None else a.gammas.shape[1]
+    kept = win[None, :m, None, None]                                    # the first m images
     return RCTrace(np.where(win[None, :, None], b.pred, a.pred), np.where(win, b.loglik, a.loglik),
                    np.where(img, b.gamma, a.gamma), np.where(img, b.psi, a.psi),
                    None if a.gammas is None else np.where(kept, b.gammas, a.gammas),
@@ -120,6 +130,7 @@ def _keep_better(a: RCTrace, b: RCTrace) -> RCTrace:
 
 
 def _run_rc_once(x_all, g0, params, activation, iterations, e_step_kind, keep, chunk) -> RCTrace:
+    """One RC run from gamma_0 g0 (n, K, D) on x_all (n, D), chunk images at a time."""
     n, D = x_all.shape
     K = g0.shape[1]
     pred = np.empty((iterations + 1, n, D), np.int16)

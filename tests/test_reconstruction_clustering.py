@@ -288,6 +288,31 @@ def test_quick_cli_is_deterministic_and_runs_from_its_folder(quick_run, tmp_path
     assert a["history"]["valid_loss"] == b["history"]["valid_loss"]
 
 
+def test_quick_cli_defaults_to_the_thesis_inference_and_never_selects_on_test_pairs(tmp_path):
+    r = _cli(["--quick", "--dataset", "bars", "--out", str(tmp_path / "q"), "--no-figures"])
+    assert r.returncode == 0, r.stderr
+    m = json.loads((tmp_path / "q" / "bars" / "run.json").read_text())["metrics"]
+    assert m["rc_inference_selection"] == [] and m["rc_inference"]["init"] == "random"
+    assert m["test_ami_max"] == m["test_ami_max_thesis_inference"]
+    # simple superposition's validation pairs are test pairs: no choice is made on them.
+    r = _cli(["--quick", "--dataset", "simple_superposition", "--inference", "select",
+              "--out", str(tmp_path / "s"), "--no-figures"])
+    assert r.returncode == 0, r.stderr
+    rec = json.loads((tmp_path / "s" / "simple_superposition" / "run.json").read_text())
+    assert rec["metrics"]["rc_inference_selection"] == [] and "no held-out" in rec["metrics"]["selection"]
+
+
+def test_select_run_scores_the_thesis_inference_exactly_as_a_thesis_run(quick_run, tmp_path):
+    out, _ = quick_run                                   # --inference select, seed 1
+    r = _cli(["--quick", "--dataset", "bars", "--seed", "1", "--inference", "thesis",
+              "--out", str(tmp_path / "t"), "--no-figures"])
+    assert r.returncode == 0, r.stderr
+    sel = json.loads((out / "bars" / "run.json").read_text())["metrics"]
+    the = json.loads((tmp_path / "t" / "bars" / "run.json").read_text())["metrics"]
+    assert sel["test_ami_max_thesis_inference"] == the["test_ami_max"]
+    assert sel["valid_ami_max_thesis_inference"] == the["valid_ami_max"]
+
+
 def test_figures_regenerate_from_the_run_directory(quick_run, tmp_path):
     import shutil
     from reconstruction_clustering.viz import make_dataset_figures, make_summary_figures

@@ -1,0 +1,39 @@
+"""common.seeding: the spatial gamma_0 shared by N-EM and RC (soft Voronoi, k-means++ ink seeds)."""
+
+import numpy as np
+import pytest
+
+from common.seeding import kmeanspp_centres, spatial_gamma, voronoi_gamma
+
+
+def test_voronoi_gamma_is_normalised_and_peaks_at_each_centre():
+    centres = np.array([[[2.0, 3.0], [10.0, 12.0]]])
+    g = voronoi_gamma(centres, 16, 2.0)
+    np.testing.assert_allclose(g.sum(1), 1, rtol=1e-12)
+    assert g[0, 0, 2 * 16 + 3] > 0.99 and g[0, 1, 10 * 16 + 12] > 0.99
+    with pytest.raises(ValueError, match="> 0"):
+        voronoi_gamma(centres, 16, 0.0)
+
+
+def test_kmeanspp_follows_squared_distance():
+    # Ink at columns 0, 1 and 9 of the first row of a 10x10 canvas. Whenever the first centre is
+    # at column 0, the second should land on column 9 with probability 81 / (1 + 81).
+    ink = np.zeros((4000, 100), bool)
+    ink[:, [0, 1, 9]] = True
+    c = kmeanspp_centres(ink, 2, 10, np.random.default_rng(0))
+    first0 = c[:, 0, 1] == 0
+    frac9 = np.mean(c[first0, 1, 1] == 9)
+    assert abs(frac9 - 81 / 82) < 0.02
+    assert np.isin(c[..., 1], [0, 1, 9]).all() and (c[..., 0] == 0).all()   # always on the ink
+
+
+def test_spatial_gamma_checks_its_input():
+    rng = np.random.default_rng(0)
+    with pytest.raises(ValueError, match="square"):
+        spatial_gamma(2, 3, 50, rng)
+    with pytest.raises(ValueError, match="needs the images"):
+        spatial_gamma(2, 3, 64, rng, kind="ink")
+    with pytest.raises(ValueError, match="unknown"):
+        spatial_gamma(2, 3, 64, rng, kind="corner")
+    g = spatial_gamma(2, 3, 64, rng, kind="ink", x=np.ones((2, 8, 8)))   # (B, side, side) works
+    assert g.shape == (2, 3, 64)
