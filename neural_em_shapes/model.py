@@ -289,7 +289,8 @@ def loss_and_grads(model: str, p: dict, x, x_noisy, gamma0, *, loss_weights, gam
 @dataclass
 class EMTrace:
     """EM on a batch. gamma, psi: (T, B, K, D) per iteration (T=1: only the last one kept);
-    loss: (steps,) per-step loss, always every step."""
+    loss: (steps,) per-step loss, always every step (with restarts: the mean over all restarts,
+    not the loss of the runs kept in gamma / psi)."""
     gamma: np.ndarray
     psi: np.ndarray
     loss: np.ndarray

@@ -140,6 +140,22 @@ def test_restarts_keep_the_most_likely_run_per_image():
         run_em("rnn-em", p, imgs, rng=rng, restarts=0, **kw)
 
 
+def test_restarts_return_whole_trajectories_of_the_per_image_best_run():
+    rng = np.random.default_rng(1)
+    p = init_params("rnn-em", 784, 16, rng)
+    imgs = (rng.random((7, 784)) < 0.15).astype(np.float32)
+    kw = dict(K=3, steps=3, noise=0.1, gamma_init="ink", keep_all=True, batch=7)
+    # Three single runs on one stream draw exactly what one 3-restart run draws (one chunk).
+    shared = np.random.default_rng(9)
+    runs = [run_em("rnn-em", p, imgs, rng=shared, **kw) for _ in range(3)]
+    many = run_em("rnn-em", p, imgs, rng=np.random.default_rng(9), restarts=3, **kw)
+    ll = np.stack([mixture_loglik(r.psi[-1], imgs) for r in runs])      # (R, N)
+    for i, best in enumerate(ll.argmax(0)):
+        np.testing.assert_array_equal(many.gamma[:, i], runs[best].gamma[:, i])
+        np.testing.assert_array_equal(many.psi[:, i], runs[best].psi[:, i])
+    np.testing.assert_allclose(many.loss, np.mean([r.loss for r in runs], axis=0), rtol=1e-6)
+
+
 def test_run_em_determinism_and_shapes():
     rng = np.random.default_rng(0)
     p = init_params("rnn-em", 784, 16, rng)
