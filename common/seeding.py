@@ -50,11 +50,14 @@ def voronoi_gamma(centres: np.ndarray, side: int, width: float) -> np.ndarray:
 
 
 def spatial_gamma(B: int, K: int, D: int, rng: np.random.Generator, *, kind: str = "spatial",
-                  width: float = 5.0, x: np.ndarray | None = None) -> np.ndarray:
-    """gamma_0 (B, K, D) float64 for a square canvas of D pixels.
+                  width: float = 5.0, x: np.ndarray | None = None, dtype=np.float64,
+                  chunk: int = 100) -> np.ndarray:
+    """gamma_0 (B, K, D) of the given dtype for a square canvas of D pixels.
 
     kind "spatial": centres uniform on the canvas. kind "ink": k-means++ centres on the ink of
-    x (B, D) (pixels > 0.5), which is then required.
+    x (B, D) (pixels > 0.5), which is then required. All centres are drawn first; the partition
+    is then computed in float64 for ``chunk`` images at a time and cast, so memory stays at one
+    output array whatever B is, and the values do not depend on the chunk size.
     """
     side = int(round(np.sqrt(D)))
     if side * side != D:
@@ -67,4 +70,7 @@ def spatial_gamma(B: int, K: int, D: int, rng: np.random.Generator, *, kind: str
         centres = kmeanspp_centres(np.asarray(x).reshape(B, D) > 0.5, K, side, rng)
     else:
         raise ValueError(f"unknown spatial gamma_0 {kind!r}; choose one of {SPATIAL_KINDS}")
-    return voronoi_gamma(centres, side, width)
+    g = np.empty((B, K, D), dtype)
+    for a in range(0, B, chunk):
+        g[a:a + chunk] = voronoi_gamma(centres[a:a + chunk], side, width)
+    return g

@@ -67,11 +67,10 @@ def _baselines(images: np.ndarray, labels: np.ndarray, K: int, rng: np.random.Ge
     --gamma-init ink, without the model."""
     out = {}
     n = len(images)
-    for name, pred in (("kmeans_coords_K3", kmeans_coords(images, 3, rng)),
-                       ("connected_components_8", connected_components(images, 8)),
-                       (f"random_K{K}", random_labels(images, K, rng)),
-                       (f"ink_seeds_K{K}", init_gamma(n, K, images[0].size, rng, kind="ink",
-                                                      x=images.reshape(n, -1)).argmax(axis=1).reshape(images.shape))):
+    km, cc, rnd = kmeans_coords(images, 3, rng), connected_components(images, 8), random_labels(images, K, rng)
+    seeds = init_gamma(n, K, images[0].size, rng, kind="ink", x=images.reshape(n, -1))
+    for name, pred in (("kmeans_coords_K3", km), ("connected_components_8", cc), (f"random_K{K}", rnd),
+                       (f"ink_seeds_K{K}", seeds.argmax(axis=1).reshape(images.shape))):
         out[name] = {"ami_max": grouping_score(labels, pred)[0],
                      "ami_arithmetic": grouping_score(labels, pred, normalizer="arithmetic")[0]}
     return out

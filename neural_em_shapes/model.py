@@ -82,14 +82,12 @@ def init_gamma(B: int, K: int, D: int, rng: np.random.Generator, *, dtype=np.flo
     kind "ink": the same partition with the centres seeded on the image's own ink by k-means++.
         Needs x (B, D); uses only the input image. Fewer initial cells hold two objects.
     """
-    if kind == "random":
-        g = np.abs(rng.standard_normal((B, K, D)))
-        g = g / g.sum(axis=1, keepdims=True)
-    elif kind in SPATIAL_KINDS:
-        g = spatial_gamma(B, K, D, rng, kind=kind, width=width, x=x)
-    else:
+    if kind in SPATIAL_KINDS:
+        return spatial_gamma(B, K, D, rng, kind=kind, width=width, x=x, dtype=dtype)
+    if kind != "random":
         raise ValueError(f"unknown gamma init {kind!r}; choose 'random', 'spatial' or 'ink'")
-    return g.astype(dtype)
+    g = np.abs(rng.standard_normal((B, K, D)))
+    return (g / g.sum(axis=1, keepdims=True)).astype(dtype)
 
 
 # ----------------------------------------------------------------------------- E-step and loss
@@ -338,12 +336,12 @@ def run_em(model: str, p: dict, images: np.ndarray, *, K: int, steps: int, noise
                                            keep=True, keep_caches=False, inter_weight=inter_weight)
             g, ps_r = np.stack(trace["gamma"][sl]), np.stack(trace["psi"][sl])
             loss = loss + np.array(trace["loss"]) * len(x) / restarts
+            ll = mixture_loglik(trace["psi"][-1], x) if restarts > 1 else None
             if best is None:
-                best = (g, ps_r, mixture_loglik(trace["psi"][-1], x) if restarts > 1 else None)
-                continue
-            ll = mixture_loglik(trace["psi"][-1], x)
-            win = (ll > best[2])[None, :, None, None]
-            best = (np.where(win, g, best[0]), np.where(win, ps_r, best[1]), np.maximum(ll, best[2]))
+                best = (g, ps_r, ll)
+            else:                                   # per image, keep the more likely run
+                win = (ll > best[2])[None, :, None, None]
+                best = (np.where(win, g, best[0]), np.where(win, ps_r, best[1]), np.maximum(ll, best[2]))
         gam.append(best[0])
         ps.append(best[1])
         ls.append(loss)

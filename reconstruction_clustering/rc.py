@@ -20,7 +20,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from common.metrics import grouping_score
-from common.seeding import kmeanspp_centres, voronoi_gamma
+from common.seeding import spatial_gamma
 from .dae import decode, encode
 
 __all__ = ["E_STEPS", "INITS", "init_gamma", "e_step", "RCTrace", "run_rc", "rc_scores"]
@@ -28,7 +28,6 @@ __all__ = ["E_STEPS", "INITS", "init_gamma", "e_step", "RCTrace", "run_rc", "rc_
 E_STEPS = ("soft", "hard")
 INITS = ("random", "ink")
 _EPS = 1e-6   # keeps log(psi) finite when the decoder saturates in float32
-_INIT_CHUNK = 100
 
 
 def init_gamma(n: int, K: int, D: int, rng: np.random.Generator, dtype=np.float32, *,
@@ -43,14 +42,7 @@ def init_gamma(n: int, K: int, D: int, rng: np.random.Generator, dtype=np.float3
         g = np.abs(rng.standard_normal((n, K, D), dtype=np.float32)).astype(dtype)
         return g / g.sum(axis=1, keepdims=True)
     if kind == "ink":
-        if x is None:
-            raise ValueError("gamma_0 'ink' needs the images x")
-        side = int(round(np.sqrt(D)))
-        centres = kmeanspp_centres(np.asarray(x).reshape(n, D) > 0.5, K, side, rng)
-        g = np.empty((n, K, D), dtype)
-        for a in range(0, n, _INIT_CHUNK):         # float64 temporaries for a chunk at a time
-            g[a:a + _INIT_CHUNK] = voronoi_gamma(centres[a:a + _INIT_CHUNK], side, width)
-        return g
+        return spatial_gamma(n, K, D, rng, kind="ink", width=width, x=x, dtype=dtype)
     raise ValueError(f"gamma_0 must be one of {INITS}, got {kind!r}")
 
 

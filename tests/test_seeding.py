@@ -37,3 +37,12 @@ def test_spatial_gamma_checks_its_input():
         spatial_gamma(2, 3, 64, rng, kind="corner")
     g = spatial_gamma(2, 3, 64, rng, kind="ink", x=np.ones((2, 8, 8)))   # (B, side, side) works
     assert g.shape == (2, 3, 64)
+
+
+def test_spatial_gamma_does_not_depend_on_the_chunk_size_or_dtype_beyond_the_cast():
+    x = np.random.default_rng(3).random((7, 64)) < 0.2
+    a = spatial_gamma(7, 3, 64, np.random.default_rng(1), kind="ink", x=x, chunk=2)
+    b = spatial_gamma(7, 3, 64, np.random.default_rng(1), kind="ink", x=x, chunk=100)
+    c = spatial_gamma(7, 3, 64, np.random.default_rng(1), kind="ink", x=x, dtype=np.float32)
+    np.testing.assert_array_equal(a, b)
+    np.testing.assert_array_equal(c, b.astype(np.float32))
