@@ -17,13 +17,15 @@ from common.baselines import connected_components, kmeans_coords, random_labels
 from common.cli import UsageError, add_common_args, positive_int, run_main, setup_threads
 from common.metrics import grouping_score
 from common.rc_datasets import DATASETS, THESIS_K, make_rc_dataset
-from common.runs import atomic_write_json, prepare_out_dir, save_weights, write_run
+from common.runs import atomic_write_json, load_weights, prepare_out_dir, read_run, write_run
 
-from .config import QUICK, THESIS_CONFIGS, preset
+from .config import QUICK, THESIS_CONFIGS, DAEConfig, preset
+from .dae import TrainResult
 from .experiment import THESIS_INFERENCE, TRAIN_ON, default_e_step, evaluate, fit_dae, select_inference
 from .rc import E_STEPS
 
 PROG = "reconstruction_clustering.py"
+SEARCH_DIR = Path(__file__).resolve().parent / "results" / "search"   # the committed search records
 N_TRACE = 64                                    # test images whose full gamma/psi trace is saved
 SWEEP_K = (2, 3, 4, 5, 6, 8, 12)                # Fig. 4.7a
 
@@ -68,8 +70,35 @@ def build_parser() -> argparse.ArgumentParser:
                         "--quick, to keep the smoke test short)")
     p.add_argument("--sweep-K", type=_k_list, default=None,
                    help=f"K values for the AMI-vs-K figure (default {','.join(map(str, SWEEP_K))}; '' skips)")
+    p.add_argument("--dae-from", default=None, metavar="ROOT",
+                   help="load each dataset's DAE from an earlier run root (ROOT/<dataset>/weights.npz and "
+                        "run.json, same --seed, --train-on and --quick) instead of training it")
     p.add_argument("--no-figures", action="store_true", help="skip the PNGs and the GIF")
     return p
+
+
+def load_dae(root, name: str, args) -> tuple[DAEConfig, TrainResult, str]:
+    """The DAE of an earlier run of ``name`` under ``root``: (its config, a TrainResult with its
+    weights, history and early-stopping figures (seconds = 0: nothing was trained), where its
+    config came from).
+
+    The earlier run must share the seed (the MNIST digit split, and so which digits are unseen at
+    test time, depends on it), the training images (--train-on) and the data sizes (--quick).
+    """
+    run_dir = Path(root) / name
+    try:
+        rec = read_run(run_dir)
+    except ValueError as e:
+        raise UsageError(f"--dae-from: {e}") from None
+    c, m = rec["config"], rec["metrics"]
+    mine = {"seed": args.seed, "train_on": args.train_on, "quick": args.quick}
+    theirs = {"seed": rec["seed"], "train_on": c["train_on"], "quick": c["dae_config_source"] == "quick"}
+    if mine != theirs:
+        raise UsageError(f"--dae-from: {run_dir} was made with {theirs}, this run is {mine}")
+    cfg = DAEConfig(**c["dae"])
+    return cfg, TrainResult(params=load_weights(run_dir / "weights.npz"), history=rec["history"],
+                            best_epoch=m["dae_best_epoch"], best_valid_loss=m["dae_valid_loss"],
+                            epochs_run=m["dae_epochs_run"], seconds=0.0), c["dae_config_source"]
 
 
 def _baselines(images, labels, K: int, seed: int) -> dict:
@@ -96,7 +125,10 @@ def run_dataset(name: str, args, out_root: Path, argv: Sequence[str]) -> dict:
     data = make_rc_dataset(name, args.seed, **(QUICK_SIZES if args.quick else {}))
     K = args.K or THESIS_K[name]
     e_kind = args.e_step or default_e_step(args.train_on)
-    if args.quick:
+    source = "quick" if args.quick else args.dae_config
+    if args.dae_from:
+        cfg, res, source = load_dae(args.dae_from, name, args)
+    elif args.quick:
         cfg = QUICK
     elif args.dae_config == "thesis":
         cfg = THESIS_CONFIGS[args.train_on].get(name)
@@ -104,11 +136,12 @@ def run_dataset(name: str, args, out_root: Path, argv: Sequence[str]) -> dict:
             raise UsageError(f"the thesis has no multi-object DAE for {name}")
     else:
         cfg = preset(name, args.train_on)
+    n_train = len(data.single["train"] if args.train_on == "single" else data.multi["train"])
     print(f"[{name}] DAE {cfg.hidden} {cfg.activation}, noise {cfg.noise}, {cfg.optimizer} lr {cfg.lr:g}, "
-          f"trained on {args.train_on}-object images ({len(data.single['train'] if args.train_on == 'single' else data.multi['train'])})",
-          file=sys.stderr)
-    rng = np.random.default_rng(np.random.SeedSequence([args.seed, 0]))
-    res = fit_dae(data, cfg, args.train_on, rng)
+          f"trained on {args.train_on}-object images ({n_train})"
+          + (f", loaded from {args.dae_from}" if args.dae_from else ""), file=sys.stderr)
+    if not args.dae_from:
+        res = fit_dae(data, cfg, args.train_on, np.random.default_rng(np.random.SeedSequence([args.seed, 0])))
     test, valid = data.multi["test"], data.multi["valid"]
     val_seq, test_seq = np.random.SeedSequence([args.seed, 3]), np.random.SeedSequence([args.seed, 1])
     # gamma_0 and restarts chosen on validation AMI. Not for simple superposition: its "validation"
@@ -165,11 +198,13 @@ def run_dataset(name: str, args, out_root: Path, argv: Sequence[str]) -> dict:
     }
     np.savez_compressed(out / "trace.npz", images=test.images[:N_TRACE], labels=test.labels[:N_TRACE],
                         overlap=test.overlap[:N_TRACE], gammas=trace.gammas, psis=trace.psis,
-                        pred_last=trace.pred[-1].astype(np.int8), labels_all=test.labels,
+                        preds=trace.pred.astype(np.int8), labels_all=test.labels,
                         images_all=test.images.astype(np.uint8), loglik=trace.loglik.astype(np.float32))
     notes = "--quick smoke test: tiny DAE and data, the numbers are not results." if args.quick else ""
     write_run(out, paper="reconstruction_clustering", seed=args.seed,
-              config={"dataset": name, "dae": cfg, "dae_config_source": "quick" if args.quick else args.dae_config,
+              config={"dataset": name, "dae": cfg,
+                      "dae_config_source": source,
+                      "dae_loaded_from": str(args.dae_from) if args.dae_from else None,
                       "K": K, "iterations": args.iterations, "e_step": e_kind, "train_on": args.train_on,
                       "inference": args.inference},
               history=res.history, metrics=metrics, baselines=base, wall_time_s=time.perf_counter() - start,
@@ -213,6 +248,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     if args.inference is None:
         args.inference = "thesis" if args.quick else "select"
+    if args.dae_from and args.dae_config != "preset":
+        raise UsageError("--dae-from loads a trained DAE with its own configuration; drop --dae-config")
     setup_threads(args.threads)
     start = time.perf_counter()
     out_root = prepare_out_dir(args.out)
@@ -225,6 +262,11 @@ def main(argv: Sequence[str] | None = None) -> int:
                                                   "seed": args.seed, "quick": args.quick,
                                                   "wall_time_s": time.perf_counter() - start})
     (out_root / "summary.md").write_text(table + "\n")
+    if not args.no_figures:
+        # Figures across datasets (AMI vs K, DAE loss vs AMI over the committed search, novel objects);
+        # single- vs multi-object needs two roots: visualize_reconstruction_clustering.py --multi-root.
+        from .viz import make_summary_figures
+        make_summary_figures(out_root, search_dir=SEARCH_DIR)
     print(table)
     print(f"{len(rows)} dataset(s) in {time.perf_counter() - start:.0f} s -> {out_root}")
     return 0

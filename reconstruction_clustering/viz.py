@@ -91,18 +91,24 @@ def _scores_sorted(out: Path, rec: dict) -> Path:
     return _save(fig, out / "scores_sorted.png")
 
 
+def _examples(rec: dict) -> tuple[np.ndarray, np.ndarray]:
+    """(indices, AMI) of six test images spanning the score range of ALL test images (Figs. 4.8-4.10)."""
+    scores = np.asarray(rec["metrics"]["test_per_image_ami_max"], float)
+    idx = pick_examples(scores)
+    return idx, scores[idx]
+
+
 def _rc_iterations(out: Path, rec: dict, tr: dict) -> Path:
     H, W = _hw(tr)
-    scores = np.asarray(rec["metrics"]["test_per_image_ami_max"], float)[:len(tr["images"])]
-    idx = pick_examples(scores)
-    K = tr["gammas"].shape[2]
-    iters = _iters(tr["gammas"].shape[0])
-    rows = [[tr["images"][i] for i in idx]]
+    idx, scores = _examples(rec)
+    preds, images, labels = tr["preds"], tr["images_all"], tr["labels_all"]     # (T+1, n, D), (n, H, W)
+    K = int(rec["metrics"]["K"])
+    iters = _iters(preds.shape[0])
+    rows = [[images[i] for i in idx]]
     for t in iters:
-        rows.append([colourise(tr["gammas"][t, i].argmax(0).reshape(H, W), tr["images"][i], K) for i in idx])
-    last = [tr["gammas"][-1, i].argmax(0).reshape(H, W) for i in idx]
-    rows.append([truth_colours(tr["labels"][i], tr["images"][i], last[j], K) for j, i in enumerate(idx)])
-    return image_grid(rows, titles=[f"AMI {scores[i]:.2f}" for i in idx],
+        rows.append([colourise(preds[t, i].reshape(H, W), images[i], K) for i in idx])
+    rows.append([truth_colours(labels[i], images[i], preds[-1, i].reshape(H, W), K) for i in idx])
+    return image_grid(rows, titles=[f"AMI {a:.2f}" for a in scores],
                       row_labels=["input"] + [("init" if t == 0 else f"iter {t}") for t in iters] + ["truth"],
                       path=out / "rc_iterations.png", suptitle=_title(rec, "assignments over iterations"))
 
@@ -114,9 +120,8 @@ def _loglik_iterations(out: Path, rec: dict, tr: dict) -> Path:
     fig, ax = _figure()
     ax.plot(it, mu, color="k", label="test mean")
     ax.fill_between(it, mu - sd, mu + sd, color="k", alpha=0.15, label="± s.d.")
-    scores = np.asarray(m["test_per_image_ami_max"], float)[:len(tr["images"])]
-    for i in pick_examples(scores):
-        ax.plot(it, tr["loglik"][:, i], alpha=0.7, linewidth=1, label=f"example, AMI {scores[i]:.2f}")
+    for i, a in zip(*_examples(rec)):
+        ax.plot(it, tr["loglik"][:, i], alpha=0.7, linewidth=1, label=f"example, AMI {a:.2f}")
     ax.set_xlabel("RC iteration")
     ax.set_ylabel("log-likelihood (nats per image)")
     ax.legend(fontsize=7)
@@ -258,9 +263,10 @@ def single_vs_multi_figure(single_root, multi_root, path) -> Path:
     return _save(fig, Path(path))
 
 
-def loss_vs_ami_figure(search_dir, path) -> Path:
-    """Fig. 4.11: DAE validation loss against validation AMI over the random-search runs."""
-    files = sorted(Path(search_dir).glob("single_*.json"))
+def loss_vs_ami_figure(search_dir, path, train_on: str = "single") -> Path:
+    """Fig. 4.11: DAE validation loss against validation AMI over the random-search runs of the
+    DAEs trained on ``train_on``-object images."""
+    files = sorted(Path(search_dir).glob(f"{train_on}_*.json"))
     n = max(len(files), 1)
     cols = min(3, n)
     rows = (n + cols - 1) // cols
@@ -283,7 +289,8 @@ def loss_vs_ami_figure(search_dir, path) -> Path:
         ax.set_ylabel("validation AMI(max)", fontsize=8)
     for ax in axes[len(files):]:
         ax.set_visible(False)
-    fig.suptitle("DAE loss vs RC score across the random search (thesis Fig. 4.11)", fontsize=10)
+    fig.suptitle(f"DAE loss vs RC score across the random search, {train_on}-object DAEs (thesis Fig. 4.11)",
+                 fontsize=10)
     return _save(fig, Path(path))
 
 
@@ -321,8 +328,11 @@ def make_summary_figures(root, *, multi_root=None, search_dir=None) -> list[Path
     paths = [ami_vs_k_figure(root)]
     if multi_root is not None:
         paths.append(single_vs_multi_figure(root, multi_root, root / "single_vs_multi.png"))
-    if search_dir is not None and any(Path(search_dir).glob("single_*.json")):
-        paths.append(loss_vs_ami_figure(search_dir, root / "dae_loss_vs_ami.png"))
+    # The search records that match the root's DAEs (single- or multi-object training).
+    train_on = {r["config"]["train_on"] for r in _dataset_runs(root).values()}
+    train_on = train_on.pop() if len(train_on) == 1 else "single"
+    if search_dir is not None and any(Path(search_dir).glob(f"{train_on}_*.json")):
+        paths.append(loss_vs_ami_figure(search_dir, root / "dae_loss_vs_ami.png", train_on))
     if (root / "multi_mnist" / "weights.npz").exists():
         paths.append(novel_objects_figure(root / "multi_mnist", root / "novel_objects.png"))
     return paths

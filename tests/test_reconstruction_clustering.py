@@ -173,14 +173,25 @@ def test_select_inference_picks_the_best_validation_entry_and_keeps_the_thesis_o
     assert ex.select_inference(None, "relu", None, None, **kw)[0] == ex.THESIS_INFERENCE
 
 
-def test_rc_scores_match_grouping_score():
+def test_rc_scores_against_sklearn():
+    """rc_scores follows the evaluation convention, checked pixel by pixel against scikit-learn:
+    per image, AMI over object pixels only (label 0 = background/overlap excluded), then the mean."""
+    from sklearn.metrics import adjusted_mutual_info_score as sk_ami
     rng = np.random.default_rng(2)
-    p = init_dae(9, 4, rng)
-    x = (rng.random((5, 9)) < 0.6).astype(np.float32)
-    labels = rng.integers(0, 3, (5, 9)) * (x > 0)
-    tr = run_rc(x, p, "relu", K=2, iterations=2, rng=rng)
+    p = init_dae(16, 6, rng)
+    x = (rng.random((6, 16)) < 0.7).astype(np.float32)
+    labels = rng.integers(1, 4, (6, 16)) * (x > 0)
+    labels[0, :3] = 0                                       # an overlap pixel on ink: excluded too
+    tr = run_rc(x, p, "relu", K=3, iterations=2, rng=rng)
     s = rc_scores(tr, labels)
-    assert s["ami_max"] == pytest.approx(grouping_score(labels, tr.pred[-1])[0], nan_ok=True)
+
+    def ref(pred, method):
+        return np.mean([sk_ami(labels[i][labels[i] > 0], pred[i][labels[i] > 0], average_method=method)
+                        for i in range(len(x))])
+    assert s["ami_max"] == pytest.approx(ref(tr.pred[-1], "max"), abs=1e-9)
+    assert s["ami_arithmetic"] == pytest.approx(ref(tr.pred[-1], "arithmetic"), abs=1e-9)
+    assert s["ami_max_per_iteration"] == pytest.approx([ref(q, "max") for q in tr.pred], abs=1e-9)
+    assert s["loglik_per_iteration_mean"] == pytest.approx(tr.loglik.mean(1).tolist())
 
 
 def test_bad_rc_arguments():
@@ -274,6 +285,11 @@ def test_quick_cli_writes_valid_runs_and_figures(quick_run):
     summary = json.loads((out / "summary.json").read_text())
     assert summary["rows"][0]["dataset"] == "bars" and "| bars | 12 |" in (out / "summary.md").read_text()
     assert "| bars | 12 |" in r.stdout
+    for f in ("ami_vs_K.png", "dae_loss_vs_ami.png"):           # figures across datasets
+        assert (out / f).stat().st_size > 0, f
+    # The examples of Figs. 4.8-4.10 come from all test images: every iteration's assignment is saved.
+    with np.load(out / "bars" / "trace.npz") as tr:
+        assert tr["preds"].shape == (11, m["test_images"], 20 * 20)
 
 
 def test_quick_cli_is_deterministic_and_runs_from_its_folder(quick_run, tmp_path):
@@ -339,6 +355,50 @@ def test_cli_unwritable_out_dir_exits_2(tmp_path):
     f.write_text("x")
     r = _cli(["--quick", "--dataset", "bars", "--out", str(f / "sub")])
     assert r.returncode == 2 and "Traceback" not in r.stderr
+
+
+def test_dae_from_reuses_the_trained_dae(quick_run, tmp_path):
+    """--dae-from skips training and loads the earlier DAE: RC on the same seed gives the same scores."""
+    out, _ = quick_run
+    again = tmp_path / "again"
+    r = _cli(["--quick", "--dataset", "bars", "--seed", "1", "--inference", "select", "--dae-from", str(out),
+              "--out", str(again), "--no-figures"])
+    assert r.returncode == 0, r.stderr
+    a, b = (json.loads((d / "bars" / "run.json").read_text()) for d in (out, again))
+    assert b["config"]["dae_loaded_from"] == str(out) and b["metrics"]["dae_train_time_s"] == 0.0
+    for k in ("test_ami_max", "test_ami_max_thesis_inference", "valid_ami_max", "rc_inference"):
+        assert a["metrics"][k] == b["metrics"][k], k
+    assert b["config"]["dae"] == a["config"]["dae"] and b["history"] == a["history"]
+
+
+@pytest.mark.parametrize("extra, message", [
+    (["--seed", "2"], "was made with"),                      # another seed: another digit split
+    (["--seed", "1", "--train-on", "multi"], "was made with"),
+    (["--seed", "1", "--dae-config", "thesis"], "drop --dae-config"),
+])
+def test_dae_from_rejects_a_mismatched_run(quick_run, tmp_path, extra, message):
+    out, _ = quick_run
+    r = _cli(["--quick", "--dataset", "bars", "--dae-from", str(out), "--out", str(tmp_path / "x"), *extra])
+    assert r.returncode == 2 and message in r.stderr and "Traceback" not in r.stderr
+
+
+def test_dae_from_missing_run_exits_2(tmp_path):
+    r = _cli(["--quick", "--dataset", "bars", "--dae-from", str(tmp_path / "none"), "--out", str(tmp_path / "x")])
+    assert r.returncode == 2 and "no run record" in r.stderr and "Traceback" not in r.stderr
+
+
+def test_loss_vs_ami_figure_uses_the_roots_search_records(tmp_path, monkeypatch):
+    """A multi-object root plots the multi-object search records, a single-object root the single ones."""
+    from reconstruction_clustering import viz
+    for train_on in ("single", "multi"):
+        (tmp_path / f"{train_on}_bars.json").write_text("{}")
+    seen = []
+    monkeypatch.setattr(viz, "ami_vs_k_figure", lambda root: root)
+    monkeypatch.setattr(viz, "loss_vs_ami_figure", lambda d, path, train_on: seen.append(train_on) or path)
+    for train_on in ("single", "multi"):
+        monkeypatch.setattr(viz, "_dataset_runs", lambda root, t=train_on: {"bars": {"config": {"train_on": t}}})
+        viz.make_summary_figures(tmp_path / train_on, search_dir=tmp_path)
+    assert seen == ["single", "multi"]
 
 
 def test_presets_are_the_committed_search_choices():
