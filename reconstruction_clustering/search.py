@@ -107,16 +107,20 @@ def search(dataset: str, data, *, runs: int, seed: int, train_on: str = "single"
             "environment": environment()}
 
 
-def confirm(dataset: str, data, record: dict, *, top: int, epochs: int, log=print) -> dict:
-    """Second stage: retrain the ``top`` best configurations of a search record for ``epochs``
-    epochs and score RC on ALL validation images; the winner is stored as
-    ``record["confirmation"]["chosen"]`` and is what the preset uses.
+def confirm(dataset: str, data, record: dict, *, top: int, epochs: int | Sequence[int], log=print) -> dict:
+    """Second stage: retrain the ``top`` best configurations of a search record for each epoch
+    budget in ``epochs`` and score RC on ALL validation images; the best (configuration, budget)
+    is stored as ``record["confirmation"]["chosen"]`` and is what the preset uses.
 
     Why: the search scores 25-epoch DAEs on 500 validation images, where the leaders can be within
-    noise of each other, and a DAE that is still improving at 25 epochs is under-rated. Each
-    configuration keeps its search-run seed; test images are never touched. ``data`` must be the
-    dataset of the record's seed; RC runs the record's number of iterations.
+    noise of each other, and a DAE that is still improving at 25 epochs is under-rated. Longer
+    training can also hurt binding (multi-object DAEs learn to reconstruct whole scenes), so
+    listing the search's own budget beside a longer one lets validation choose the training length.
+    Each configuration keeps its search-run seed (at the search's budget it is the search's DAE);
+    test images are never touched. ``data`` must be the dataset of the record's seed; RC runs the
+    record's number of iterations.
     """
+    budgets = [int(epochs)] if np.isscalar(epochs) else [int(e) for e in epochs]
     seed, K, iterations = record["seed"], record["K"], record["budget"]["iterations"]
     valid = data.multi["valid"]
     ranked = sorted((r for r in record["runs"] if np.isfinite(r["valid_ami_max"])),
@@ -124,22 +128,37 @@ def confirm(dataset: str, data, record: dict, *, top: int, epochs: int, log=prin
     rows = []
     t0 = time.perf_counter()
     for r in ranked:
-        cfg = dataclasses.replace(DAEConfig(**r["config"]), max_epochs=epochs)
-        res = fit_dae(data, cfg, record["train_on"], np.random.default_rng(np.random.SeedSequence([seed, r["run"]])))
-        scores, _ = evaluate(res.params, cfg.activation, valid.images, valid.labels, K=K, iterations=iterations,
-                             e_step_kind=record["e_step"], rng=np.random.default_rng(seed))
-        rows.append({"run": r["run"], "config": dataclasses.asdict(cfg), "valid_ami_max": scores["ami_max"],
-                     "search_valid_ami_max": r["valid_ami_max"], "best_epoch": res.best_epoch,
-                     "seconds": res.seconds})
-        log(f"[{dataset}] confirm run {r['run']:2d} at {epochs} epochs: valid AMI {scores['ami_max']:.3f} "
-            f"on {len(valid)} images (search: {r['valid_ami_max']:.3f})")
+        for e in budgets:
+            cfg = dataclasses.replace(DAEConfig(**r["config"]), max_epochs=e)
+            res = fit_dae(data, cfg, record["train_on"],
+                          np.random.default_rng(np.random.SeedSequence([seed, r["run"]])))
+            scores, _ = evaluate(res.params, cfg.activation, valid.images, valid.labels, K=K,
+                                 iterations=iterations, e_step_kind=record["e_step"],
+                                 rng=np.random.default_rng(seed))
+            rows.append({"run": r["run"], "config": dataclasses.asdict(cfg), "valid_ami_max": scores["ami_max"],
+                         "search_valid_ami_max": r["valid_ami_max"], "best_epoch": res.best_epoch,
+                         "seconds": res.seconds})
+            log(f"[{dataset}] confirm run {r['run']:2d} at {e} epochs: valid AMI {scores['ami_max']:.3f} "
+                f"on {len(valid)} images (search: {r['valid_ami_max']:.3f})")
     finite = [r for r in rows if np.isfinite(r["valid_ami_max"])]
     if not finite:
         raise ValueError(f"{dataset}: no confirmed run has a finite validation AMI")
     best = max(finite, key=lambda r: r["valid_ami_max"])
+    shown = budgets[0] if len(budgets) == 1 else budgets
     return {**record, "confirmation": {
-        "criterion": f"mean AMI(max) of RC on all {len(valid)} validation images, {epochs}-epoch DAEs",
-        "top": top, "epochs": epochs, "runs": rows, "chosen": best, "wall_time_s": time.perf_counter() - t0}}
+        "criterion": f"mean AMI(max) of RC on all {len(valid)} validation images, DAEs of "
+                     f"{' or '.join(map(str, budgets))} epochs",
+        "top": top, "epochs": shown, "runs": rows, "chosen": best, "wall_time_s": time.perf_counter() - t0}}
+
+
+def _epoch_list(text: str) -> list[int]:
+    try:
+        out = [int(t) for t in text.split(",") if t.strip()]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected comma-separated epoch budgets, got {text!r}") from None
+    if not out or min(out) < 1:
+        raise argparse.ArgumentTypeError(f"every epoch budget must be >= 1, got {text!r}")
+    return out
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -157,7 +176,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--confirm-top", type=positive_int, default=None,
                    help="instead of searching: retrain the N best runs of the existing record for "
                         "--confirm-epochs epochs and choose on all validation images")
-    p.add_argument("--confirm-epochs", type=positive_int, default=80)
+    p.add_argument("--confirm-epochs", type=_epoch_list, default=[80],
+                   help="epoch budget(s) of the confirmation, comma-separated (default 80; '25,80' also "
+                        "lets validation keep the search's training length)")
     p.add_argument("--out", default=str(Path(__file__).resolve().parent / "results" / "search"))
     p.add_argument("--threads", type=positive_int, default=1)
     return p

@@ -254,6 +254,13 @@ def test_extended_search_equals_one_longer_search():
     assert [r["run"] for r in conf["runs"]] == [r["run"] for r in ranked]
     assert all(r["config"]["max_epochs"] == 2 for r in conf["runs"])
     assert conf["chosen"]["valid_ami_max"] == max(r["valid_ami_max"] for r in conf["runs"])
+    # Several budgets: each leader at each budget; at the search's budget it is the search's DAE.
+    conf = confirm("bars", data, full, top=2, epochs=[1, 2], log=lambda *_: None)["confirmation"]
+    assert [(r["run"], r["config"]["max_epochs"]) for r in conf["runs"]] == [
+        (r["run"], e) for r in ranked for e in (1, 2)]
+    full20 = search("bars", data, runs=3, **{**kw, "valid_images": 40})      # all validation images
+    conf = confirm("bars", data, full20, top=1, epochs=[1, 2], log=lambda *_: None)["confirmation"]
+    assert conf["runs"][0]["valid_ami_max"] == conf["runs"][0]["search_valid_ami_max"]
 
 
 # ----------------------------------------------------------------------------- CLI and figures
@@ -415,7 +422,7 @@ def test_presets_are_the_committed_search_choices():
         conf = rec.get("confirmation")
         if conf:
             ranked = sorted(rec["runs"], key=lambda r: r["valid_ami_max"], reverse=True)[:conf["top"]]
-            assert [r["run"] for r in conf["runs"]] == [r["run"] for r in ranked], name
+            assert list(dict.fromkeys(r["run"] for r in conf["runs"])) == [r["run"] for r in ranked], name
             assert conf["chosen"]["valid_ami_max"] == max(r["valid_ami_max"] for r in conf["runs"]), name
         assert dataclasses.asdict(PRESETS[rec["train_on"]][rec["dataset"]]) == (conf or rec)["chosen"]["config"], name
 
