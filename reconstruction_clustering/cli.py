@@ -88,17 +88,25 @@ def load_dae(root, name: str, args) -> tuple[DAEConfig, TrainResult, str]:
     run_dir = Path(root) / name
     try:
         rec = read_run(run_dir)
-    except ValueError as e:
+    except (ValueError, FileNotFoundError) as e:
         raise UsageError(f"--dae-from: {e}") from None
+    if rec.get("paper") != "reconstruction_clustering":
+        raise UsageError(f"--dae-from: {run_dir} is not a reconstruction_clustering run")
     c, m = rec["config"], rec["metrics"]
     mine = {"seed": args.seed, "train_on": args.train_on, "quick": args.quick}
     theirs = {"seed": rec["seed"], "train_on": c["train_on"], "quick": c["dae_config_source"] == "quick"}
     if mine != theirs:
         raise UsageError(f"--dae-from: {run_dir} was made with {theirs}, this run is {mine}")
-    cfg = DAEConfig(**c["dae"])
-    return cfg, TrainResult(params=load_weights(run_dir / "weights.npz"), history=rec["history"],
-                            best_epoch=m["dae_best_epoch"], best_valid_loss=m["dae_valid_loss"],
-                            epochs_run=m["dae_epochs_run"], seconds=0.0), c["dae_config_source"]
+    try:
+        params = load_weights(run_dir / "weights.npz")
+    except FileNotFoundError as e:
+        raise UsageError(f"--dae-from: {e} (weights are not committed; use a root you ran yourself)") from None
+    # A loaded run keeps its original training time and source, so a record loaded from itself
+    # (--out equal to --dae-from) still says how its DAE was made.
+    return DAEConfig(**c["dae"]), TrainResult(
+        params=params, history=rec["history"], best_epoch=m["dae_best_epoch"],
+        best_valid_loss=m["dae_valid_loss"], epochs_run=m["dae_epochs_run"],
+        seconds=m["dae_train_time_s"]), c["dae_config_source"]
 
 
 def _baselines(images, labels, K: int, seed: int) -> dict:
@@ -256,6 +264,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     names = list(DATASETS) if args.dataset == "all" else [args.dataset]
     if args.train_on == "multi" and args.dataset == "all":
         names = [n for n in names if n in THESIS_AMI["multi"]]
+    if args.dae_from:                       # every DAE must load before any dataset runs
+        for n in names:
+            load_dae(args.dae_from, n, args)
     rows = [run_dataset(n, args, out_root, argv) for n in names]
     table = summary_table(rows)
     atomic_write_json(out_root / "summary.json", {"rows": rows, "command": shlex.join([PROG, *argv]),

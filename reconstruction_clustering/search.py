@@ -143,7 +143,7 @@ def confirm(dataset: str, data, record: dict, *, top: int, epochs: int | Sequenc
     finite = [r for r in rows if np.isfinite(r["valid_ami_max"])]
     if not finite:
         raise ValueError(f"{dataset}: no confirmed run has a finite validation AMI")
-    best = max(finite, key=lambda r: r["valid_ami_max"])
+    best = max(finite, key=lambda r: r["valid_ami_max"])   # a tie keeps the earlier row (listed budget order)
     shown = budgets[0] if len(budgets) == 1 else budgets
     return {**record, "confirmation": {
         "criterion": f"mean AMI(max) of RC on all {len(valid)} validation images, DAEs of "

@@ -271,7 +271,7 @@ def loss_vs_ami_figure(search_dir, path, train_on: str = "single") -> Path:
     cols = min(3, n)
     rows = (n + cols - 1) // cols
     from matplotlib.figure import Figure
-    from matplotlib.ticker import LogFormatter, LogLocator, NullFormatter
+    from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
     fig = Figure(figsize=(3.3 * cols, 2.8 * rows), dpi=100, layout="constrained")
     axes = np.atleast_1d(fig.subplots(rows, cols)).ravel()
     for ax, f in zip(axes, files):
@@ -288,7 +288,7 @@ def loss_vs_ami_figure(search_dir, path, train_on: str = "single") -> Path:
         ax.xaxis.set_minor_formatter(NullFormatter())     # a narrow log range labels its minor ticks: unreadable
         if ok.any() and loss[ok].max() < 10 * loss[ok].min():  # less than a decade: label 1, 2, 5 x 10^k
             ax.xaxis.set_major_locator(LogLocator(subs=(1.0, 2.0, 5.0)))
-            ax.xaxis.set_major_formatter(LogFormatter(labelOnlyBase=False))
+            ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
         ax.set_title(rec["dataset"], fontsize=9)
         ax.set_xlabel("DAE validation loss", fontsize=8)
         ax.set_ylabel("validation AMI(max)", fontsize=8)

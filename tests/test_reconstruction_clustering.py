@@ -372,7 +372,8 @@ def test_dae_from_reuses_the_trained_dae(quick_run, tmp_path):
               "--out", str(again), "--no-figures"])
     assert r.returncode == 0, r.stderr
     a, b = (json.loads((d / "bars" / "run.json").read_text()) for d in (out, again))
-    assert b["config"]["dae_loaded_from"] == str(out) and b["metrics"]["dae_train_time_s"] == 0.0
+    assert b["config"]["dae_loaded_from"] == str(out)
+    assert b["metrics"]["dae_train_time_s"] == a["metrics"]["dae_train_time_s"]   # the original training
     for k in ("test_ami_max", "test_ami_max_thesis_inference", "valid_ami_max", "rc_inference"):
         assert a["metrics"][k] == b["metrics"][k], k
     assert b["config"]["dae"] == a["config"]["dae"] and b["history"] == a["history"]
@@ -389,9 +390,19 @@ def test_dae_from_rejects_a_mismatched_run(quick_run, tmp_path, extra, message):
     assert r.returncode == 2 and message in r.stderr and "Traceback" not in r.stderr
 
 
-def test_dae_from_missing_run_exits_2(tmp_path):
+def test_dae_from_missing_run_or_weights_exits_2(quick_run, tmp_path):
+    import shutil
     r = _cli(["--quick", "--dataset", "bars", "--dae-from", str(tmp_path / "none"), "--out", str(tmp_path / "x")])
     assert r.returncode == 2 and "no run record" in r.stderr and "Traceback" not in r.stderr
+    out, _ = quick_run
+    (tmp_path / "nw" / "bars").mkdir(parents=True)
+    shutil.copy(out / "bars" / "run.json", tmp_path / "nw" / "bars")      # a committed root: no weights
+    r = _cli(["--quick", "--dataset", "bars", "--seed", "1", "--dae-from", str(tmp_path / "nw"),
+              "--out", str(tmp_path / "x")])
+    assert r.returncode == 2 and "no weights file" in r.stderr and "Traceback" not in r.stderr
+    # --dataset all checks every DAE before running any dataset
+    r = _cli(["--quick", "--seed", "1", "--dae-from", str(out), "--out", str(tmp_path / "all")])
+    assert r.returncode == 2 and "simple_superposition" in r.stderr and not (tmp_path / "all" / "bars").exists()
 
 
 def test_loss_vs_ami_figure_uses_the_roots_search_records(tmp_path, monkeypatch):
