@@ -32,6 +32,25 @@ def positive_int(text: str) -> int:
     return v
 
 
+def positive_int_list(text: str) -> tuple[int, ...]:
+    """Comma-separated integers >= 1, e.g. "2,3,5"; "" gives () (the caller says what empty means)."""
+    parts = [t for t in text.split(",") if t.strip()]
+    try:
+        vals = tuple(int(t) for t in parts)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected comma-separated integers, got {text!r}") from None
+    if any(v < 1 for v in vals):
+        raise argparse.ArgumentTypeError(f"every value must be an integer >= 1, got {text!r}")
+    return vals
+
+
+def nonempty_positive_int_list(text: str) -> tuple[int, ...]:
+    vals = positive_int_list(text)
+    if not vals:
+        raise argparse.ArgumentTypeError("expected at least one integer >= 1")
+    return vals
+
+
 def nonneg_int(text: str) -> int:
     v = _number(int, text, "an integer")
     if v < 0:

@@ -14,7 +14,7 @@ from typing import Sequence
 import numpy as np
 
 from common.baselines import connected_components, kmeans_coords, random_labels
-from common.cli import UsageError, add_common_args, positive_int, run_main, setup_threads
+from common.cli import UsageError, add_common_args, positive_int, positive_int_list, run_main, setup_threads
 from common.metrics import grouping_score
 from common.rc_datasets import DATASETS, THESIS_K, make_rc_dataset
 from common.runs import atomic_write_json, load_weights, prepare_out_dir, read_run, write_run
@@ -39,16 +39,6 @@ NO_HELD_OUT = ("simple_superposition",)          # its validation pairs are test
 QUICK_SIZES = dict(n_single=1000, n_multi_train=300, n_valid=100, n_test=100)
 
 
-def _k_list(text: str) -> tuple[int, ...]:
-    try:
-        ks = tuple(int(t) for t in text.split(",") if t.strip())
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected comma-separated integers, got {text!r}") from None
-    if not ks or min(ks) < 1:
-        raise argparse.ArgumentTypeError(f"every K must be >= 1, got {text!r}")
-    return ks
-
-
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog=PROG, description="Reconstruction Clustering (Greff et al. 2015) on its six binary datasets, in NumPy.",
@@ -68,7 +58,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="RC's gamma_0 and restarts: chosen per run on validation AMI from a small grid "
                         "(default), or the thesis's procedure (random gamma_0, one run; default with "
                         "--quick, to keep the smoke test short)")
-    p.add_argument("--sweep-K", type=_k_list, default=None,
+    p.add_argument("--sweep-K", type=positive_int_list, default=None,
                    help=f"K values for the AMI-vs-K figure (default {','.join(map(str, SWEEP_K))}; '' skips)")
     p.add_argument("--dae-from", default=None, metavar="ROOT",
                    help="load each dataset's DAE from an earlier run root (ROOT/<dataset>/weights.npz and "
@@ -204,8 +194,7 @@ def run_dataset(name: str, args, out_root: Path, argv: Sequence[str]) -> dict:
                          + (", not chosen: this dataset has no held-out images" if name in NO_HELD_OUT
                             else ""))),
     }
-    np.savez_compressed(out / "trace.npz", images=test.images[:N_TRACE], labels=test.labels[:N_TRACE],
-                        overlap=test.overlap[:N_TRACE], gammas=trace.gammas, psis=trace.psis,
+    np.savez_compressed(out / "trace.npz", images=test.images[:N_TRACE], gammas=trace.gammas, psis=trace.psis,
                         preds=trace.pred.astype(np.int8), labels_all=test.labels,
                         images_all=test.images.astype(np.uint8), loglik=trace.loglik.astype(np.float32))
     notes = "--quick smoke test: tiny DAE and data, the numbers are not results." if args.quick else ""

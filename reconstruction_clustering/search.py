@@ -25,7 +25,7 @@ from typing import Sequence
 
 import numpy as np
 
-from common.cli import UsageError, nonneg_int, positive_int, run_main, setup_threads
+from common.cli import UsageError, nonempty_positive_int_list, nonneg_int, positive_int, run_main, setup_threads
 from common.rc_datasets import DATASETS, THESIS_K, make_rc_dataset
 from common.runs import atomic_write_json, environment
 
@@ -151,16 +151,6 @@ def confirm(dataset: str, data, record: dict, *, top: int, epochs: int | Sequenc
         "top": top, "epochs": shown, "runs": rows, "chosen": best, "wall_time_s": time.perf_counter() - t0}}
 
 
-def _epoch_list(text: str) -> list[int]:
-    try:
-        out = [int(t) for t in text.split(",") if t.strip()]
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected comma-separated epoch budgets, got {text!r}") from None
-    if not out or min(out) < 1:
-        raise argparse.ArgumentTypeError(f"every epoch budget must be >= 1, got {text!r}")
-    return out
-
-
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="python -m reconstruction_clustering.search",
                                 description="Random search over RC's DAE hyperparameters, chosen on validation AMI.")
@@ -176,7 +166,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--confirm-top", type=positive_int, default=None,
                    help="instead of searching: retrain the N best runs of the existing record for "
                         "--confirm-epochs epochs and choose on all validation images")
-    p.add_argument("--confirm-epochs", type=_epoch_list, default=[80],
+    p.add_argument("--confirm-epochs", type=nonempty_positive_int_list, default=(80,),
                    help="epoch budget(s) of the confirmation, comma-separated (default 80; '25,80' also "
                         "lets validation keep the search's training length)")
     p.add_argument("--out", default=str(Path(__file__).resolve().parent / "results" / "search"))

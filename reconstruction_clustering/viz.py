@@ -153,7 +153,7 @@ def _ami_per_iteration(out: Path, rec: dict) -> Path:
                    label=f"{name}: {v['ami_max']:.3f}")
     if m.get("thesis_ami") is not None:
         ax.axhline(m["thesis_ami"], color="#d62728", linestyle=":", label=f"thesis: {m['thesis_ami']:.3f}")
-    ax.set_xlabel("RC iteration (0 = random init)")
+    ax.set_xlabel("RC iteration (0 = gamma_0)")
     ax.set_ylabel("AMI(max)")
     ax.set_ylim(-0.05, 1.05)
     ax.legend(fontsize=8)
@@ -202,7 +202,7 @@ def make_gif(run_dir, *, n: int = 8, fps: float = 2.0, upscale: int = 4) -> Path
     for t in range(G.shape[0]):
         tiles = [soft_colourise(G[t, i].reshape(K, H, W), tr["images"][i]) for i in range(n)]
         frames.append(np.concatenate([np.pad(x, ((1, 1), (1, 1), (0, 0)), constant_values=1.0) for x in tiles], 1))
-        captions.append(f"{rec['config']['dataset']}: " + ("random init" if t == 0 else f"RC iteration {t}"))
+        captions.append(f"{rec['config']['dataset']}: " + ("gamma_0" if t == 0 else f"RC iteration {t}"))
     return save_gif(np.stack(frames), run_dir / GIF_NAME, fps=fps, upscale=upscale, captions=captions, hold_last_s=1.5)
 
 

@@ -1,6 +1,6 @@
 """common.cli.resolve_preset: how --quick combines with a named preset and with typed flags."""
 
-from common.cli import resolve_preset
+from common.cli import nonempty_positive_int_list, positive_int_list, resolve_preset
 
 PRESETS = {"default": {"method": "a"}, "paper": {"method": "b"},
            "quick": {"method": "a", "hidden": 8, "updates": 3}}
@@ -16,3 +16,13 @@ def test_quick_with_a_preset_shrinks_sizes_and_keeps_typed_flags():
                               sizes=["hidden", "updates"])
     assert name == "paper"
     assert ov == {"hidden": 8, "updates": 50, "method": None}   # the paper's method is not replaced
+
+
+def test_positive_int_lists():
+    import argparse
+    import pytest
+    assert positive_int_list("2,3, 5") == (2, 3, 5) and positive_int_list("") == ()
+    assert nonempty_positive_int_list("25,80") == (25, 80)
+    for bad, fn in (("2,x", positive_int_list), ("3,0", positive_int_list), ("", nonempty_positive_int_list)):
+        with pytest.raises(argparse.ArgumentTypeError):
+            fn(bad)

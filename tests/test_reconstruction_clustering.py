@@ -369,9 +369,10 @@ def test_dae_from_reuses_the_trained_dae(quick_run, tmp_path):
     out, _ = quick_run
     again = tmp_path / "again"
     r = _cli(["--quick", "--dataset", "bars", "--seed", "1", "--inference", "select", "--dae-from", str(out),
-              "--out", str(again), "--no-figures"])
+              "--out", str(again), "--no-figures", "--sweep-K", ""])
     assert r.returncode == 0, r.stderr
     a, b = (json.loads((d / "bars" / "run.json").read_text()) for d in (out, again))
+    assert b["metrics"]["ami_vs_K"] == []                      # --sweep-K '' skips the sweep
     assert b["config"]["dae_loaded_from"] == str(out)
     assert b["metrics"]["dae_train_time_s"] == a["metrics"]["dae_train_time_s"]   # the original training
     for k in ("test_ami_max", "test_ami_max_thesis_inference", "valid_ami_max", "rc_inference"):
