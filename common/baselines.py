@@ -13,7 +13,8 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["kmeans_coords", "connected_components", "random_labels", "fit_ink_thresholds", "predict_ink_count"]
+__all__ = ["kmeans_coords", "connected_components", "random_labels", "fit_ink_thresholds", "predict_ink_count",
+           "ami_pair", "grouping_baselines"]
 
 
 def _check_images(images) -> np.ndarray:
@@ -157,6 +158,31 @@ def predict_ink_count(images, classes: np.ndarray, thresholds: np.ndarray) -> np
     """Count predicted from total ink with thresholds from :func:`fit_ink_thresholds`. (N,) int64."""
     ink = np.asarray(images, dtype=np.float64).reshape(len(images), -1).sum(1)
     return np.asarray(classes)[np.searchsorted(thresholds, ink, side="right")].astype(np.int64)
+
+
+def ami_pair(labels, pred) -> dict[str, float]:
+    """{"ami_max", "ami_arithmetic"}: the grouping score of ``pred`` against ``labels`` with both
+    normalisers (common.metrics.grouping_score), the form every baseline takes in run.json."""
+    from common.metrics import grouping_score
+    return {"ami_max": grouping_score(labels, pred)[0],
+            "ami_arithmetic": grouping_score(labels, pred, normalizer="arithmetic")[0]}
+
+
+def grouping_baselines(images, labels, K: int, rng: np.random.Generator, *,
+                       kmeans_k: int | None = None) -> dict[str, dict[str, float]]:
+    """The non-learned groupings every grouping paper reports beside its model, on the same images.
+
+    images: (N, H, W) binary; labels: (N, H, W) true groups (0 = background or overlap).
+    K: slots of the model (random labels use K); kmeans_k: clusters for k-means (default K).
+    rng draws k-means first, then the random labels. Returns name -> ami_pair(...):
+    ``kmeans_coords_K{k}``, ``connected_components_8``, ``random_K{K}``.
+    """
+    k = K if kmeans_k is None else kmeans_k
+    km = kmeans_coords(images, k, rng)
+    cc = connected_components(images, 8)
+    rnd = random_labels(images, K, rng)
+    return {f"kmeans_coords_K{k}": ami_pair(labels, km), "connected_components_8": ami_pair(labels, cc),
+            f"random_K{K}": ami_pair(labels, rnd)}
 
 
 def main(argv=None) -> int:

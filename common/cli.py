@@ -73,12 +73,14 @@ def probability(text: str) -> float:
 
 
 def add_common_args(parser: argparse.ArgumentParser, *, default_out: str) -> None:
-    """--seed, --quick, --out, --threads: the flags every paper CLI has."""
+    """--seed, --quick, --out, --force, --threads: the flags every paper CLI has."""
     parser.add_argument("--seed", type=nonneg_int, default=0, help="random seed (default 0)")
     parser.add_argument("--quick", action="store_true",
                         help="tiny smoke-test configuration (seconds; numbers are not results)")
     parser.add_argument("--out", default=default_out,
                         help=f"output directory for run.json, weights and figures (default {default_out})")
+    parser.add_argument("--force", action="store_true",
+                        help="write into --out even if it already holds files (another run)")
     parser.add_argument("--threads", type=positive_int, default=DEFAULT_THREADS,
                         help=f"BLAS threads (default {DEFAULT_THREADS}; see python -m common.bench)")
 

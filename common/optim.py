@@ -12,7 +12,7 @@ from typing import Mapping, MutableMapping
 
 import numpy as np
 
-__all__ = ["global_norm", "clip_by_global_norm", "Adam"]
+__all__ = ["global_norm", "clip_by_global_norm", "cosine_lr", "Adam"]
 
 
 def global_norm(grads: Mapping[str, np.ndarray]) -> float:
@@ -35,6 +35,16 @@ def clip_by_global_norm(grads: Mapping[str, np.ndarray], max_norm: float
         raise FloatingPointError(f"non-finite gradient in {bad}")
     scale = min(1.0, max_norm / (norm + 1e-12))
     return {k: (g * np.asarray(scale, dtype=g.dtype)) for k, g in grads.items()}, norm
+
+
+def cosine_lr(lr: float, lr_final: float, update: int, updates: int) -> float:
+    """Learning rate for update ``update`` (0-based) of ``updates``: cosine decay from ``lr`` at
+    the first update to ``lr * lr_final`` at the last (lr_final is a fraction of the initial
+    rate, 1 = constant; Loshchilov & Hutter 2017, without restarts)."""
+    if updates < 1:
+        raise ValueError(f"updates must be >= 1, got {updates}")
+    frac = update / max(updates - 1, 1)
+    return lr * (lr_final + (1 - lr_final) * 0.5 * (1 + math.cos(math.pi * frac)))
 
 
 class Adam:
@@ -63,9 +73,13 @@ class Adam:
 
     def step(self, params: MutableMapping[str, np.ndarray], grads: Mapping[str, np.ndarray]) -> float:
         """Update ``params`` in place from ``grads``; returns the gradient norm before clipping."""
-        missing = set(grads) - set(params)
+        unknown = set(grads) - set(params)
+        if unknown:
+            raise KeyError(f"gradients for unknown parameters: {sorted(unknown)}")
+        # A parameter without a gradient would silently never train: refuse it.
+        missing = set(params) - set(grads)
         if missing:
-            raise KeyError(f"gradients for unknown parameters: {sorted(missing)}")
+            raise KeyError(f"no gradient for parameters {sorted(missing)} (a backward forgot them?)")
         if self.clip_norm is not None:
             grads, norm = clip_by_global_norm(grads, self.clip_norm)
         else:

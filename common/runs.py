@@ -37,7 +37,7 @@ from typing import Any, Mapping
 import numpy as np
 
 __all__ = ["SCHEMA_VERSION", "REQUIRED_KEYS", "RunDirError", "prepare_out_dir", "environment",
-           "to_jsonable", "atomic_write_json", "write_run", "read_run", "save_weights",
+           "claim_out_dir", "to_jsonable", "atomic_write_json", "write_run", "read_run", "save_weights",
            "load_weights"]
 
 SCHEMA_VERSION = 1
@@ -61,6 +61,19 @@ def prepare_out_dir(path) -> Path:
     except OSError as e:
         raise RunDirError(f"cannot write to output directory {str(p)!r}: {e.strerror or e}") from None
     return p
+
+
+def claim_out_dir(path, *, force: bool = False) -> Path:
+    """The output directory of a new run: created if missing, refused if it already holds files
+    (another run's results would be silently mixed with or replaced by this one's) unless
+    ``force``. Every CLI calls this before any work, so a mistake costs nothing."""
+    p = Path(path).expanduser()
+    if str(path).strip() == "":
+        raise RunDirError("--out must not be empty")
+    if p.is_dir() and any(p.iterdir()) and not force:
+        raise RunDirError(f"output directory {str(p)!r} is not empty (it may hold another run); "
+                          "choose another --out, or pass --force to replace its contents")
+    return prepare_out_dir(p)
 
 
 def _git(*args: str) -> str | None:
