@@ -11,9 +11,11 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["SPATIAL_KINDS", "kmeanspp_centres", "voronoi_gamma", "spatial_gamma"]
+__all__ = ["GAMMA_INITS", "SPATIAL_KINDS", "kmeanspp_centres", "voronoi_gamma", "spatial_gamma",
+           "initial_gamma"]
 
 SPATIAL_KINDS = ("spatial", "ink")
+GAMMA_INITS = ("random",) + SPATIAL_KINDS
 
 
 def kmeanspp_centres(ink: np.ndarray, K: int, side: int, rng: np.random.Generator) -> np.ndarray:
@@ -74,3 +76,23 @@ def spatial_gamma(B: int, K: int, D: int, rng: np.random.Generator, *, kind: str
     for a in range(0, B, chunk):
         g[a:a + chunk] = voronoi_gamma(centres[a:a + chunk], side, width)
     return g
+
+
+def initial_gamma(B: int, K: int, D: int, rng: np.random.Generator, *, kind: str = "random",
+                  width: float = 5.0, x: np.ndarray | None = None, dtype=np.float32) -> np.ndarray:
+    """gamma_0 (B, K, D) of ``dtype``, normalised over the K slots: the one initial assignment of
+    every EM-style model (N-EM / RNN-EM, RC).
+
+    kind "random": |N(0, 1)| per pixel, drawn in float64 and normalised before the cast (the
+        authors' choice in both papers).
+    kind "spatial": soft Voronoi partition of width ``width`` px around K centres uniform on the
+        canvas (``spatial_gamma``).
+    kind "ink": the same partition with the centres seeded on the ink of x (B, D) by k-means++;
+        uses only the input image.
+    """
+    if kind in SPATIAL_KINDS:
+        return spatial_gamma(B, K, D, rng, kind=kind, width=width, x=x, dtype=dtype)
+    if kind != "random":
+        raise ValueError(f"unknown gamma_0 {kind!r}; choose one of {GAMMA_INITS}")
+    g = np.abs(rng.standard_normal((B, K, D)))
+    return (g / g.sum(axis=1, keepdims=True)).astype(dtype)
