@@ -71,3 +71,16 @@ def test_ink_count_thresholds_fit_on_training_scenes():
     classes, th = fit_ink_thresholds(mixed, counts)
     acc = np.mean(predict_ink_count(mixed, classes, th) == counts)
     assert 0.5 < acc < 1.0
+
+
+def test_grouping_baselines_has_the_run_json_form():
+    from common.baselines import grouping_baselines
+    from common.shapes import make_shapes
+    d = make_shapes(30, np.random.default_rng(0))
+    out = grouping_baselines(d.images, d.labels, 4, np.random.default_rng(1), kmeans_k=3)
+    assert set(out) == {"kmeans_coords_K3", "connected_components_8", "random_K4"}
+    for v in out.values():
+        assert set(v) == {"ami_max", "ami_arithmetic"}
+    assert out["kmeans_coords_K3"]["ami_max"] > 0.5 > abs(out["random_K4"]["ami_max"])
+    again = grouping_baselines(d.images, d.labels, 4, np.random.default_rng(1), kmeans_k=3)
+    assert again == out                                  # one rng, deterministic

@@ -79,3 +79,17 @@ def test_relative_error_definition():
     assert relative_error(a, n) == pytest.approx(0.5 / 4.5)
     assert relative_error(np.zeros(3), np.zeros(3)) == 0.0
     assert relative_error(np.zeros(2), np.array([1e-9, 0.0])) == pytest.approx(1e-9 / 1e-8)
+
+
+def test_missing_gradient_fails():
+    """The old checker looped over the keys of the gradient dict: a parameter the backward forgot
+    was never checked. Now every parameter is checked by default."""
+    params, loss, grads = _tiny_net(np.random.default_rng(3))
+    g = grads()
+    del g["b"]
+    with pytest.raises(KeyError, match="no analytic gradient for parameters \\['b'\\]"):
+        check_gradients(loss, params, g)
+    with pytest.raises(KeyError, match="no such parameters"):
+        check_gradients(loss, params, {**grads(), "c": np.zeros(1)})
+    # an explicit subset is still allowed
+    check_gradients(loss, params, g, names=["W"]).assert_ok(1e-7)

@@ -35,10 +35,11 @@ def test_adam_keeps_state_per_name_and_dtype():
         opt.step(p, {"a": np.ones(3, np.float32), "b": np.full((2, 2), -2.0, np.float32)})
     assert p["a"].dtype == np.float32 and set(opt.m) == {"a", "b"}
     # Constant gradients: every step moves by lr against the sign (m_hat / sqrt(v_hat) = +-1).
-    # Only "a" updated from now on: "b"'s state must stay as it was.
-    vb = opt.v["b"].copy()
-    opt.step(p, {"a": np.ones(3, np.float32)})
-    np.testing.assert_array_equal(opt.v["b"], vb)
+    # A zero gradient for "b" leaves its parameter where Adam's momentum takes it, but "a"'s state
+    # is kept apart from "b"'s.
+    va = opt.v["a"].copy()
+    opt.step(p, {"a": np.ones(3, np.float32), "b": np.zeros((2, 2), np.float32)})
+    assert not np.array_equal(opt.v["b"], va[:1])
     st = opt.state_dict()
     opt2 = Adam(lr=1e-2)
     opt2.load_state_dict(st)
@@ -84,3 +85,24 @@ def test_bad_arguments():
         Adam().step({"a": np.zeros(1)}, {"b": np.zeros(1)})
     with pytest.raises(ValueError, match="shape"):
         Adam().step({"a": np.zeros(2)}, {"a": np.zeros(3)})
+
+
+def test_adam_refuses_a_parameter_without_a_gradient():
+    """A backward that forgets a parameter must not leave it silently untrained (the old Adam only
+    refused extra gradients, so this passed)."""
+    p = {"enc.W": np.zeros((2, 2), np.float32), "enc.b": np.zeros(2, np.float32)}
+    with pytest.raises(KeyError, match="no gradient for parameters \\['enc.b'\\]"):
+        Adam().step(p, {"enc.W": np.ones((2, 2), np.float32)})
+    assert np.all(p["enc.W"] == 0)             # nothing was updated
+
+
+def test_cosine_lr_runs_from_lr_to_lr_final():
+    from common.optim import cosine_lr
+    assert cosine_lr(1e-3, 0.1, 0, 100) == pytest.approx(1e-3)
+    assert cosine_lr(1e-3, 0.1, 99, 100) == pytest.approx(1e-4)
+    assert cosine_lr(1e-3, 0.1, 49.5, 100) == pytest.approx(0.55e-3)
+    assert cosine_lr(1e-3, 1.0, 37, 100) == pytest.approx(1e-3)        # lr_final = 1: constant
+    lrs = [cosine_lr(1.0, 0.0, t, 50) for t in range(50)]
+    assert all(a >= b for a, b in zip(lrs, lrs[1:]))
+    with pytest.raises(ValueError):
+        cosine_lr(1e-3, 0.1, 0, 0)

@@ -72,3 +72,16 @@ def test_unusable_out_dir(tmp_path):
     with pytest.raises(RunDirError, match="cannot write"):
         prepare_out_dir(f / "sub")
     assert prepare_out_dir(tmp_path / "a" / "b").is_dir()
+
+
+def test_claim_out_dir_refuses_a_non_empty_dir_unless_forced(tmp_path):
+    from common.runs import claim_out_dir
+    d = tmp_path / "run"
+    assert claim_out_dir(d) == d and d.is_dir()          # created
+    claim_out_dir(d)                                      # empty: fine
+    (d / "run.json").write_text("{}")
+    with pytest.raises(RunDirError, match="--force"):
+        claim_out_dir(d)
+    assert claim_out_dir(d, force=True) == d
+    with pytest.raises(RunDirError, match="empty"):
+        claim_out_dir("")

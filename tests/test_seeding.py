@@ -46,3 +46,20 @@ def test_spatial_gamma_does_not_depend_on_the_chunk_size_or_dtype_beyond_the_cas
     c = spatial_gamma(7, 3, 64, np.random.default_rng(1), kind="ink", x=x, dtype=np.float32)
     np.testing.assert_array_equal(a, b)
     np.testing.assert_array_equal(c, b.astype(np.float32))
+
+
+def test_initial_gamma_is_one_function_for_every_kind():
+    from common.seeding import initial_gamma
+    rng = np.random.default_rng(0)
+    x = np.zeros((2, 36), np.float32)
+    x[:, :6] = 1
+    for kind in ("random", "spatial", "ink"):
+        g = initial_gamma(2, 3, 36, np.random.default_rng(0), kind=kind, x=x, width=2.0)
+        assert g.shape == (2, 3, 36) and g.dtype == np.float32
+        np.testing.assert_allclose(g.sum(axis=1), 1, atol=1e-6)
+    # random: |N(0,1)| drawn in float64 and normalised before the cast
+    r = np.abs(np.random.default_rng(5).standard_normal((2, 3, 36)))
+    np.testing.assert_array_equal(initial_gamma(2, 3, 36, np.random.default_rng(5)),
+                                  (r / r.sum(axis=1, keepdims=True)).astype(np.float32))
+    with pytest.raises(ValueError, match="gamma_0"):
+        initial_gamma(2, 3, 36, rng, kind="nope")
