@@ -1,7 +1,7 @@
 """The static-shapes dataset of Neural EM (Greff et al. 2017, Sec. 5.3.1) and Reconstruction
 Clustering ("shapes"): binary images holding the union of a few shapes drawn from three templates.
 
-Spec (REFERENCE.md): 28x28 canvas; 3 shapes per image, each template drawn uniformly from
+Spec (docs/reference.md): 28x28 canvas; 3 shapes per image, each template drawn uniformly from
 {square, up-triangle, down-triangle} (templates may repeat); top-left corner uniform over every
 position where the template fits. Group labels 1..S by shape in drawing order; pixels covered by
 two or more shapes get label 0 like the background and are flagged in a separate overlap mask.
@@ -10,11 +10,11 @@ No noise in the stored data.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import numpy as np
 
-__all__ = ["SQUARE", "UP_TRIANGLE", "DOWN_TRIANGLE", "TEMPLATES", "TEMPLATE_NAMES", "ShapesData",
+from common.render import GroupedImages, render_binary
+
+__all__ = ["SQUARE", "UP_TRIANGLE", "DOWN_TRIANGLE", "TEMPLATES", "TEMPLATE_NAMES", "SHAPE_SPRITES",
            "make_shapes", "make_shapes_splits"]
 
 
@@ -42,50 +42,19 @@ for _t in TEMPLATES:
     _t.flags.writeable = False
 
 
-@dataclass(frozen=True, eq=False)
-class ShapesData:
-    """A batch of static-shapes images.
-
-    images:    (N, H, W) float32 in {0, 1}, union of the shapes
-    labels:    (N, H, W) int16, 0 = background or overlap, s+1 = covered by shape s only
-    overlap:   (N, H, W) bool, covered by two or more shapes
-    templates: (N, S) int64 template index per shape (0 square, 1 up-, 2 down-triangle)
-    positions: (N, S, 2) int64 (row, col) of each shape's top-left corner
-    """
-    images: np.ndarray
-    labels: np.ndarray
-    overlap: np.ndarray
-    templates: np.ndarray
-    positions: np.ndarray
-
-    def __len__(self) -> int:
-        return self.images.shape[0]
-
-
-def _render(templates: np.ndarray, positions: np.ndarray, size: int) -> tuple[np.ndarray, np.ndarray]:
-    """Per-shape coverage masks without Python loops over images.
-
-    templates: (N, S) int, positions: (N, S, 2) int. Returns cover: (N, S, size, size) bool.
-    """
-    N, S = templates.shape
-    cover = np.zeros((N, S, size, size), dtype=bool)
-    for t, tpl in enumerate(TEMPLATES):
-        n, s = np.nonzero(templates == t)
-        if n.size == 0:
-            continue
-        dy, dx = np.nonzero(tpl)                                   # (P,) template pixels
-        rows = positions[n, s, 0][:, None] + dy[None, :]           # (M, P)
-        cols = positions[n, s, 1][:, None] + dx[None, :]
-        cover[n[:, None], s[:, None], rows, cols] = True
-    return cover
+# The templates padded to one (7, 12) array, so a batch of shapes is one fancy-indexing away.
+SHAPE_SPRITES = np.zeros((len(TEMPLATES), 7, 12), dtype=bool)
+for _i, _t in enumerate(TEMPLATES):
+    SHAPE_SPRITES[_i, :_t.shape[0], :_t.shape[1]] = _t
+SHAPE_SPRITES.flags.writeable = False
 
 
 def make_shapes(n_images: int, rng: np.random.Generator, *, n_shapes: int = 3, size: int = 28,
-                chunk: int = 10_000) -> ShapesData:
+                chunk: int = 10_000) -> GroupedImages:
     """Generate ``n_images`` static-shapes images with ``n_shapes`` shapes on a size x size canvas.
 
-    rng: the only source of randomness. chunk bounds the memory of the (chunk, S, H, W) coverage
-    masks. Returns a ShapesData.
+    rng: the only source of randomness; chunk: images rendered at a time (memory).
+    Returns a GroupedImages whose object_ids are the template indices (0 square, 1 up-, 2 down-triangle).
     """
     if not isinstance(rng, np.random.Generator):
         raise TypeError(f"rng must be a numpy.random.Generator, got {type(rng).__name__}")
@@ -105,21 +74,13 @@ def make_shapes(n_images: int, rng: np.random.Generator, *, n_shapes: int = 3, s
     left = rng.integers(0, size - widths[templates] + 1)
     positions = np.stack([top, left], axis=-1).astype(np.int64)
 
-    images = np.empty((n_images, size, size), dtype=np.float32)
-    labels = np.empty((n_images, size, size), dtype=np.int16)
-    overlap = np.empty((n_images, size, size), dtype=bool)
-    for a in range(0, n_images, chunk):
-        b = min(a + chunk, n_images)
-        cover = _render(templates[a:b], positions[a:b], size)
-        count = cover.sum(axis=1)
-        images[a:b] = count > 0
-        overlap[a:b] = count > 1
-        labels[a:b] = np.where(count == 1, cover.argmax(axis=1) + 1, 0)
-    return ShapesData(images, labels, overlap, templates.astype(np.int64), positions)
+    sprites = [SHAPE_SPRITES[templates[:, s]] for s in range(n_shapes)]
+    images, labels, overlap = render_binary(sprites, positions, (size, size), chunk=chunk)
+    return GroupedImages(images, labels, overlap, positions, templates.astype(np.int64))
 
 
 def make_shapes_splits(seed: int, n_train: int = 50_000, n_valid: int = 10_000, n_test: int = 10_000,
-                       **kwargs) -> dict[str, ShapesData]:
+                       **kwargs) -> dict[str, GroupedImages]:
     """Train / validation / test sets from independent streams of one seed (paper: 50k/10k/10k).
 
     The three streams are spawned from ``np.random.SeedSequence(seed)``, so each split is fixed by

@@ -27,7 +27,7 @@ def test_templates_pixel_for_pixel():
 def _naive_render(d, i, size):
     """Loop-based reference renderer: per-shape masks of image i from templates and positions."""
     masks = []
-    for t, (r, c) in zip(d.templates[i], d.positions[i]):
+    for t, (r, c) in zip(d.object_ids[i], d.positions[i]):
         tpl = TEMPLATES[t]
         m = np.zeros((size, size), dtype=bool)
         m[r:r + tpl.shape[0], c:c + tpl.shape[1]] = tpl
@@ -40,7 +40,7 @@ def test_images_labels_and_overlap_agree(n_shapes, size):
     d = make_shapes(300, np.random.default_rng(0), n_shapes=n_shapes, size=size)
     assert d.images.shape == d.labels.shape == d.overlap.shape == (300, size, size)
     assert d.images.dtype == np.float32 and set(np.unique(d.images)) <= {0.0, 1.0}
-    assert d.templates.shape == (300, n_shapes) and d.positions.shape == (300, n_shapes, 2)
+    assert d.object_ids.shape == (300, n_shapes) and d.positions.shape == (300, n_shapes, 2)
     for i in range(300):
         m = _naive_render(d, i, size)
         count = m.sum(0)
@@ -54,12 +54,12 @@ def test_images_labels_and_overlap_agree(n_shapes, size):
 def test_positions_cover_every_fitting_place():
     d = make_shapes(20000, np.random.default_rng(1))
     for t, tpl in enumerate(TEMPLATES):
-        pos = d.positions[d.templates == t]
+        pos = d.positions[d.object_ids == t]
         h, w = tpl.shape
         assert pos[:, 0].min() == 0 and pos[:, 0].max() == 28 - h
         assert pos[:, 1].min() == 0 and pos[:, 1].max() == 28 - w
     # Templates uniform over the three kinds.
-    freq = np.bincount(d.templates.ravel(), minlength=3) / d.templates.size
+    freq = np.bincount(d.object_ids.ravel(), minlength=3) / d.object_ids.size
     np.testing.assert_allclose(freq, 1 / 3, atol=0.01)
 
 
