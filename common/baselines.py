@@ -137,7 +137,7 @@ def random_labels(images, k: int, rng: np.random.Generator) -> np.ndarray:
 def fit_ink_thresholds(images, counts) -> tuple[np.ndarray, np.ndarray]:
     """Fit an ink-count classifier on TRAINING scenes: total ink sum(pixels) per image, and one
     threshold between each pair of consecutive counts, chosen to maximise training accuracy of
-    that pair (the non-learned count baseline of AIR, REFERENCE.md).
+    that pair (the non-learned count baseline of AIR, docs/reference.md).
 
     images: (N, H, W) floats; counts: (N,) ints. Returns (classes (K,) sorted, thresholds (K-1,)).
     """

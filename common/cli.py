@@ -7,11 +7,13 @@ import argparse
 import sys
 from typing import Callable, Mapping, Sequence
 
+from common.inference import InputError
 from common.runs import RunDirError
 from common.threads import DEFAULT_THREADS, set_blas_threads
 
 __all__ = ["positive_int", "nonneg_int", "positive_float", "probability", "add_common_args",
-           "UsageError", "run_main", "setup_threads", "placeholder_main"]
+           "UsageError", "run_main", "setup_threads", "resolve_preset", "positive_int_list",
+           "nonempty_positive_int_list", "reject_renamed"]
 
 
 class UsageError(ValueError):
@@ -91,7 +93,7 @@ def run_main(main: Callable[[Sequence[str] | None], int], argv: Sequence[str] | 
     prog = prog or sys.argv[0]
     try:
         return int(main(argv) or 0)
-    except (UsageError, RunDirError, FileNotFoundError) as e:
+    except (UsageError, RunDirError, InputError, FileNotFoundError) as e:
         print(f"{prog}: error: {e}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
@@ -121,12 +123,15 @@ def setup_threads(n: int) -> None:
     set_blas_threads(n)
 
 
-def placeholder_main(prog: str, title: str, issue: int, argv: Sequence[str] | None = None) -> int:
-    """CLI of a paper that is not implemented yet: parses the common flags, says so, exits 1."""
-    parser = argparse.ArgumentParser(prog=prog, description=f"{title} (not yet implemented: issue #{issue})")
-    add_common_args(parser, default_out=f"runs/{prog.removesuffix('.py')}")
-    args = parser.parse_args(argv)
-    setup_threads(args.threads)
-    print(f"{prog}: {title} is not yet implemented (issue #{issue}); no model was trained and no "
-          f"numbers were produced.", file=sys.stderr)
-    return 1
+def reject_renamed(parser: argparse.ArgumentParser, renamed: Mapping[str, str]) -> None:
+    """Make old flag spellings fail with exit code 2 and a hint instead of being accepted.
+
+    renamed: old flag -> hint, e.g. {"--steps": "--steps was renamed --iterations (EM iterations)"}.
+    Build the parser with allow_abbrev=False too, so an old spelling is never prefix-matched to
+    another flag.
+    """
+    for old, hint in renamed.items():
+        class _Renamed(argparse.Action):
+            def __call__(self, parser, namespace, values, option_string=None, _hint=hint):
+                parser.error(_hint)
+        parser.add_argument(old, nargs="?", action=_Renamed, help=argparse.SUPPRESS)

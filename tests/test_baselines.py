@@ -1,4 +1,4 @@
-"""Non-learned baselines: correct on constructed cases, and at REFERENCE.md's level on shapes."""
+"""Non-learned baselines: correct on constructed cases, and at docs/reference.md's level on shapes."""
 
 import numpy as np
 import pytest
@@ -36,7 +36,7 @@ def test_connected_components_on_known_image():
 
 
 def test_baselines_on_shapes_match_reference_levels():
-    # REFERENCE.md: k-means (K=3) on coordinates ~0.81, connected components ~0.53, random ~0.
+    # docs/reference.md: k-means (K=3) on coordinates ~0.81, connected components ~0.53, random ~0.
     d = make_shapes(300, np.random.default_rng(0))
     rng = np.random.default_rng(1)
     km, _ = grouping_score(d.labels, kmeans_coords(d.images, 3, rng))

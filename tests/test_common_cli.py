@@ -1,5 +1,7 @@
 """common.cli.resolve_preset: how --quick combines with a named preset and with typed flags."""
 
+import pytest
+
 from common.cli import nonempty_positive_int_list, positive_int_list, resolve_preset
 
 PRESETS = {"default": {"method": "a"}, "paper": {"method": "b"},
@@ -26,3 +28,15 @@ def test_positive_int_lists():
     for bad, fn in (("2,x", positive_int_list), ("3,0", positive_int_list), ("", nonempty_positive_int_list)):
         with pytest.raises(argparse.ArgumentTypeError):
             fn(bad)
+
+
+def test_reject_renamed_exits_2_with_the_hint(capsys):
+    import argparse
+    from common.cli import reject_renamed
+    p = argparse.ArgumentParser(prog="x", allow_abbrev=False)
+    p.add_argument("--iterations", type=int)
+    reject_renamed(p, {"--steps": "--steps was renamed --iterations"})
+    assert p.parse_args(["--iterations", "3"]).iterations == 3
+    with pytest.raises(SystemExit) as e:
+        p.parse_args(["--steps", "3"])
+    assert e.value.code == 2 and "renamed --iterations" in capsys.readouterr().err

@@ -88,7 +88,7 @@ def test_permutation_invariance():
 
 
 def test_max_normaliser_is_stricter_than_arithmetic():
-    # REFERENCE.md: merging two of three shapes gives ~0.58 (max) vs ~0.73 (arithmetic).
+    # docs/reference.md: merging two of three shapes gives ~0.58 (max) vs ~0.73 (arithmetic).
     t = np.repeat([1, 2, 3], 40)
     p = np.repeat([1, 1, 2], 40)
     assert adjusted_mutual_info(t, p, "max") < adjusted_mutual_info(t, p, "arithmetic")

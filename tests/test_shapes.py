@@ -1,4 +1,4 @@
-"""The static-shapes generator against its spec (REFERENCE.md, N-EM Sec. 5.3.1)."""
+"""The static-shapes generator against its spec (docs/reference.md, N-EM Sec. 5.3.1)."""
 
 import numpy as np
 import pytest
@@ -64,7 +64,7 @@ def test_positions_cover_every_fitting_place():
 
 
 def test_statistics_match_reference():
-    # REFERENCE.md, measured on 1000 images of this spec: ~16% foreground (~125 px),
+    # docs/reference.md, measured on 1000 images of this spec: ~16% foreground (~125 px),
     # 72-73% of images with some overlap.
     d = make_shapes(5000, np.random.default_rng(2))
     assert d.images.mean() == pytest.approx(0.16, abs=0.005)
