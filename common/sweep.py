@@ -1,0 +1,156 @@
+"""Seed sweeps on this machine: run a paper's CLI for several seeds, then summarise them.
+
+    python -m common.sweep neural_em_shapes --seeds 0,1,2 --jobs 2 --out neural_em_shapes/results/default
+    python -m common.sweep neural_em_shapes --seeds 0,1,2 --out neural_em_shapes/results/default --summarize-only
+
+Seed s runs ``python3 <paper>/<paper>.py --seed s --threads 1 --out <out>_seed<s> [extra args]`` in
+its own process (``--jobs`` at a time; one BLAS thread each, so two jobs fill two cores), and then
+``<out>_summary.json`` gets, for every number in the runs' metrics and baselines, the mean, the
+standard error of the mean (sample s.d. / sqrt(n)), the median and the value of each seed. A seed
+whose run directory already holds a run.json is not run again (``--summarize-only`` runs nothing).
+Arguments after ``--`` go to every run, e.g. ``-- --preset paper``. A paper that writes one run per
+dataset below its run directory (RC) is summarised per dataset.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import shlex
+import subprocess
+import sys
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Sequence
+
+from common.cli import UsageError, positive_int, run_main
+from common.runs import atomic_write_json, read_run
+
+__all__ = ["run_dir_of", "summarize", "main"]
+
+ROOT = Path(__file__).resolve().parents[1]
+PAPERS = ("neural_em_shapes", "air_multimnist", "reconstruction_clustering")
+
+
+def run_dir_of(out: str | Path, seed: int) -> Path:
+    """Where seed ``seed`` of the sweep ``out`` writes its run: ``<out>_seed<seed>``."""
+    return Path(f"{out}_seed{seed}")
+
+
+def _numbers(obj, prefix: str, out: dict[str, float]) -> None:
+    """Flatten the scalar numbers of a metrics/baselines dict into 'a.b.c' -> value."""
+    if isinstance(obj, bool):
+        return
+    if isinstance(obj, (int, float)) and math.isfinite(obj):
+        out[prefix] = float(obj)
+    elif isinstance(obj, dict):
+        for k, v in obj.items():
+            _numbers(v, f"{prefix}.{k}" if prefix else str(k), out)
+
+
+def _stats(values: list[float]) -> dict:
+    n = len(values)
+    mean = sum(values) / n
+    sd = math.sqrt(sum((v - mean) ** 2 for v in values) / (n - 1)) if n > 1 else float("nan")
+    s = sorted(values)
+    median = s[n // 2] if n % 2 else 0.5 * (s[n // 2 - 1] + s[n // 2])
+    return {"mean": mean, "se": sd / math.sqrt(n) if n > 1 else None, "median": median,
+            "min": s[0], "max": s[-1]}
+
+
+def summarize(out: str | Path, seeds: Sequence[int]) -> dict:
+    """Summary of the runs ``<out>_seed<s>`` (each a run.json, or a folder of per-dataset runs)."""
+    per_run: dict[str, dict[int, dict[str, float]]] = {}
+    commands = {}
+    for s in seeds:
+        d = run_dir_of(out, s)
+        records = sorted(d.rglob("run.json")) if d.is_dir() else []
+        if not records:
+            raise UsageError(f"no run.json under {str(d)!r}: run seed {s} first")
+        for f in records:
+            rec = read_run(f)
+            if rec["seed"] != s:
+                raise UsageError(f"{f} records seed {rec['seed']}, expected {s}")
+            name = str(f.parent.relative_to(d)) if f.parent != d else "."
+            flat: dict[str, float] = {}
+            _numbers({"metrics": rec["metrics"], "baselines": rec["baselines"]}, "", flat)
+            flat["wall_time_s"] = float(rec["wall_time_s"])
+            per_run.setdefault(name, {})[s] = flat
+            commands.setdefault(name, {})[s] = rec.get("command")
+    runs = {}
+    for name, by_seed in per_run.items():
+        keys = sorted(set.intersection(*(set(v) for v in by_seed.values())))
+        runs[name] = {k: {**_stats([by_seed[s][k] for s in sorted(by_seed)]),
+                          "values": {str(s): by_seed[s][k] for s in sorted(by_seed)}} for k in keys}
+    return {"seeds": list(seeds),
+            "run_dirs": [run_dir_of(Path(out).name, s).name for s in seeds],
+            "commands": {str(s): {name: by_seed.get(s) for name, by_seed in commands.items()} for s in seeds},
+            "statistics": "mean, standard error of the mean (sample s.d. / sqrt(n)), median over seeds",
+            "summary": runs}
+
+
+def _run_one(paper: str, seed: int, out: Path, extra: Sequence[str], log_dir: Path) -> int:
+    cmd = [sys.executable, str(ROOT / paper / f"{paper}.py"), "--seed", str(seed), "--threads", "1",
+           "--out", str(run_dir_of(out, seed)), *extra]
+    log = log_dir / f"{run_dir_of(out, seed).name}.log"
+    print(f"sweep: seed {seed}: {shlex.join(cmd)}  (log: {log})", file=sys.stderr)
+    with open(log, "w") as f:
+        return subprocess.run(cmd, stdout=f, stderr=subprocess.STDOUT).returncode
+
+
+def _seed_list(text: str) -> list[int]:
+    try:
+        seeds = [int(t) for t in text.split(",")]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"seeds must be comma-separated integers >= 0, got {text!r}") from None
+    if not seeds or min(seeds) < 0:
+        raise argparse.ArgumentTypeError(f"seeds must be comma-separated integers >= 0, got {text!r}")
+    return seeds
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="python -m common.sweep", allow_abbrev=False,
+                                description="Run a paper's CLI for several seeds and summarise them.")
+    p.add_argument("paper", choices=PAPERS)
+    p.add_argument("--seeds", type=_seed_list, default=None,
+                   help="comma-separated seeds, e.g. 0,1,2 (default 0,1,2)")
+    p.add_argument("--jobs", type=positive_int, default=1, help="runs at a time (one BLAS thread each)")
+    p.add_argument("--out", required=True, help="runs go to <out>_seed<s>, the summary to <out>_summary.json")
+    p.add_argument("--summarize-only", action="store_true", help="run nothing; summarise existing runs")
+    p.add_argument("extra", nargs="*", help="arguments after -- go to every run")
+    return p
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    seeds = list(args.seeds) if args.seeds else [0, 1, 2]
+    if len(set(seeds)) != len(seeds):
+        raise UsageError(f"--seeds repeats a seed: {seeds}")
+    out = Path(args.out)
+    todo = [] if args.summarize_only else [s for s in seeds if not (run_dir_of(out, s) / "run.json").exists()
+                                             and not any(run_dir_of(out, s).rglob("run.json"))]
+    if todo:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        log_dir = out.parent
+        start = time.perf_counter()
+        with ThreadPoolExecutor(max_workers=args.jobs) as pool:
+            codes = list(pool.map(lambda s: _run_one(args.paper, s, out, args.extra, log_dir), todo))
+        failed = [s for s, c in zip(todo, codes) if c != 0]
+        print(f"sweep: {len(todo)} runs in {time.perf_counter() - start:.0f} s", file=sys.stderr)
+        if failed:
+            print(f"sweep: seeds {failed} failed; see their logs", file=sys.stderr)
+            return 1
+    summary = summarize(out, seeds)
+    path = atomic_write_json(Path(f"{out}_summary.json"), summary)
+    print(f"sweep: summary of seeds {seeds} -> {path}")
+    return 0
+
+
+def cli(argv: Sequence[str] | None = None) -> int:
+    return run_main(main, argv, prog="python -m common.sweep")
+
+
+if __name__ == "__main__":
+    sys.exit(cli())

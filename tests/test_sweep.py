@@ -1,0 +1,40 @@
+"""common.sweep: mean ± s.e. over seeds from the runs' records; a bad sweep is a one-line error."""
+
+import json
+import math
+
+import pytest
+
+from common.runs import write_run
+from common.sweep import cli, summarize
+
+
+def _fake_runs(root, values, subdir=None):
+    for seed, v in values.items():
+        d = root / f"x_seed{seed}"
+        if subdir:
+            d = d / subdir
+        write_run(d, paper="p", seed=seed, config={}, history={}, metrics={"test_ami_max": v, "n": 5},
+                  baselines={"kmeans_coords_K3": {"ami_max": 0.8}}, wall_time_s=1.0, command=f"p --seed {seed}",
+                  extra={"data": {"mnist": None}})
+
+
+def test_summary_mean_and_standard_error(tmp_path):
+    _fake_runs(tmp_path, {0: 0.90, 1: 0.92, 2: 0.94})
+    s = summarize(tmp_path / "x", [0, 1, 2])["summary"]["."]
+    assert s["metrics.test_ami_max"]["mean"] == pytest.approx(0.92)
+    assert s["metrics.test_ami_max"]["se"] == pytest.approx(0.02 / math.sqrt(3))
+    assert s["metrics.test_ami_max"]["median"] == pytest.approx(0.92)
+    assert s["metrics.test_ami_max"]["values"] == {"0": 0.90, "1": 0.92, "2": 0.94}
+    assert s["baselines.kmeans_coords_K3.ami_max"]["se"] == pytest.approx(0.0)
+
+
+def test_summary_per_dataset_and_the_cli(tmp_path, capsys):
+    _fake_runs(tmp_path, {0: 0.5, 1: 0.7}, subdir="shapes")
+    assert cli(["reconstruction_clustering", "--seeds", "0,1", "--out", str(tmp_path / "x"),
+                "--summarize-only"]) == 0
+    s = json.loads((tmp_path / "x_summary.json").read_text())
+    assert s["summary"]["shapes"]["metrics.test_ami_max"]["mean"] == pytest.approx(0.6)
+    assert cli(["reconstruction_clustering", "--seeds", "0,7", "--out", str(tmp_path / "x"),
+                "--summarize-only"]) == 2
+    assert "seed 7" in capsys.readouterr().err
