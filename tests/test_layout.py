@@ -39,3 +39,25 @@ def test_script_runs_from_root_and_from_its_folder(paper, where):
     assert "--seed" in out.stdout and "--threads" in out.stdout
     bad = _run([script, "--threads", "0"], cwd)
     assert bad.returncode == 2 and "--threads" in bad.stderr and "Traceback" not in bad.stderr
+
+
+def test_entry_points_and_python_dash_m():
+    """[project.scripts] names callables that exist; `python -m <paper> --help` works."""
+    import importlib
+    import tomllib
+    scripts = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["scripts"]
+    assert {"neural-em-shapes", "air-multimnist", "reconstruction-clustering"} <= set(scripts)
+    for target in scripts.values():
+        mod, fn = target.split(":")
+        assert callable(getattr(importlib.import_module(mod), fn))
+    for paper in PAPERS:
+        out = _run(["-m", paper, "--help"], ROOT)
+        assert out.returncode == 0 and "--seed" in out.stdout, out.stderr
+
+
+@pytest.mark.parametrize("paper", PAPERS)
+def test_bench_from_inside_its_folder_is_one_line(paper):
+    """`python -m <paper>.bench` from inside the folder cannot import the package: one line, not a
+    traceback."""
+    out = _run(["-m", f"{paper}.bench", "--help"], ROOT / paper)
+    assert "Traceback" not in out.stderr
