@@ -1,5 +1,8 @@
-"""Command line of Neural EM / RNN-EM on static shapes: parse -> config -> data -> train ->
-evaluate on test -> baselines on the same test images -> run.json, weights, figures."""
+"""Command line of Neural EM / RNN-EM on static shapes: parse -> config -> claim the run directory ->
+data -> train -> test metrics and baselines (evaluate.py) -> run.json, weights, figure arrays, figures.
+
+Flags and run.json keys follow docs/vocabulary.md.
+"""
 
 from __future__ import annotations
 
@@ -12,32 +15,44 @@ from typing import Sequence
 
 import numpy as np
 
-from common.baselines import connected_components, kmeans_coords, random_labels
 from common.cli import (UsageError, add_common_args, positive_float, positive_int, probability,
                         resolve_preset, run_main, setup_threads)
-from common.metrics import grouping_score
-from common.runs import prepare_out_dir, save_weights, write_run
-from common.shapes import make_shapes, make_shapes_splits
+from common.runs import claim_out_dir, save_weights, write_run
 from neural_em_shapes.config import PRESETS, QUICK_SIZES, make_config
-from neural_em_shapes.model import init_gamma, run_em
-from neural_em_shapes.train import evaluate, train
+from neural_em_shapes.data import make_splits, provenance
+from neural_em_shapes.evaluate import baselines, evaluate, generalisation
+from neural_em_shapes.model import run_em
+from neural_em_shapes.train import train
 
 PROG = "neural_em_shapes.py"
 N_EXAMPLES = 8
-GENERALISATION = [(2, 2), (3, 3), (4, 4), (5, 5), (3, 4)]  # (shapes per image, K at test time)
+CONFIG_FLAGS = ("model", "K", "iterations", "hidden", "updates", "batch", "lr", "lr_final", "clip", "noise",
+                "loss_steps", "gamma_grad", "gamma_init", "restarts", "n_train", "n_test", "eval_every",
+                "select")
+# Old spellings that now mean something else or nothing: stop with exit 2 and say what to type.
+RENAMED = {"--steps": "--steps was renamed --iterations (EM iterations)"}
+
+
+class _Renamed(argparse.Action):
+    """A removed flag: parsing it is a usage error with a hint (exit 2), never silently accepted."""
+
+    def __call__(self, parser, namespace, values, option_string=None):
+        parser.error(RENAMED[option_string])
 
 
 def build_parser() -> argparse.ArgumentParser:
+    # allow_abbrev=False: an unknown or old flag is never prefix-matched to another one.
     p = argparse.ArgumentParser(
-        prog=PROG, description="Neural EM and RNN-EM on static shapes (Greff et al. 2017), in NumPy.",
+        prog=PROG, allow_abbrev=False,
+        description="Neural EM and RNN-EM on static shapes (Greff et al. 2017), in NumPy.",
         epilog="Presets: " + ", ".join(sorted(PRESETS)) + ". Flags override the preset.")
     add_common_args(p, default_out="runs/neural_em_shapes")
     p.add_argument("--preset", default=None, help="named configuration (default: 'default'; --quick: 'quick')")
     p.add_argument("--model", choices=["rnn-em", "n-em"], default=None, help="cell (default: rnn-em)")
     p.add_argument("--K", type=positive_int, default=None, help="number of slots")
-    p.add_argument("--steps", type=positive_int, default=None, help="EM iterations T")
+    p.add_argument("--iterations", type=positive_int, default=None, help="EM iterations T")
     p.add_argument("--hidden", type=positive_int, default=None, help="hidden units / latent size")
-    p.add_argument("--updates", type=positive_int, default=None, help="training length in updates")
+    p.add_argument("--updates", type=positive_int, default=None, help="training length in optimiser updates")
     p.add_argument("--batch", type=positive_int, default=None, help="batch size")
     p.add_argument("--lr", type=positive_float, default=None, help="Adam learning rate")
     p.add_argument("--lr-final", type=positive_float, default=None,
@@ -45,7 +60,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--clip", type=float, default=None, help="global gradient-norm clip (0 = off)")
     p.add_argument("--noise", type=probability, default=None, help="bit-flip probability of the input")
     p.add_argument("--loss-steps", choices=["all", "last", "linear"], default=None,
-                   help="loss on every EM step (mean), the last, or every step weighted by t")
+                   help="loss on every EM iteration (mean), the last, or every iteration weighted by t")
     p.add_argument("--gamma-grad", dest="gamma_grad", action="store_true", default=None,
                    help="back-propagate through gamma")
     p.add_argument("--no-gamma-grad", dest="gamma_grad", action="store_false", help="stop gradients at gamma")
@@ -58,84 +73,68 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--select", choices=["valid_ami", "valid_loss"], default=None,
                    help="checkpoint criterion on the validation split")
     p.add_argument("--no-figures", action="store_true", help="skip the PNGs and the GIF")
+    for old in RENAMED:
+        p.add_argument(old, action=_Renamed, nargs="?", help=argparse.SUPPRESS)
     return p
 
 
-def _baselines(images: np.ndarray, labels: np.ndarray, K: int, rng: np.random.Generator) -> dict:
-    """Non-learned groupings of the same images. "ink_seeds": the k-means++ ink seeding of
-    gamma_0 on its own (each pixel to its nearest seed), i.e. what EM starts from with
-    --gamma-init ink, without the model."""
-    out = {}
-    n = len(images)
-    km, cc, rnd = kmeans_coords(images, 3, rng), connected_components(images, 8), random_labels(images, K, rng)
-    seeds = init_gamma(n, K, images[0].size, rng, kind="ink", x=images.reshape(n, -1))
-    for name, pred in (("kmeans_coords_K3", km), ("connected_components_8", cc), (f"random_K{K}", rnd),
-                       (f"ink_seeds_K{K}", seeds.argmax(axis=1).reshape(images.shape))):
-        out[name] = {"ami_max": grouping_score(labels, pred)[0],
-                     "ami_arithmetic": grouping_score(labels, pred, normalizer="arithmetic")[0]}
-    return out
-
-
-def _generalisation(cfg, params, n_images: int, seed: int) -> list[dict]:
-    """The trained model on images with 2..5 shapes (K = number of shapes) and K=4 on 3 shapes."""
-    rows = []
-    streams = np.random.SeedSequence([seed, 7]).spawn(len(GENERALISATION))
-    for (n_shapes, K), ss in zip(GENERALISATION, streams):
-        rng = np.random.default_rng(ss)
-        d = make_shapes(n_images, rng, n_shapes=n_shapes)
-        tr = run_em(cfg.model, params, d.images, K=K, steps=cfg.steps, noise=cfg.noise, rng=rng,
-                    gamma_init=cfg.gamma_init, keep_all=False, restarts=cfg.restarts)
-        km = kmeans_coords(d.images, n_shapes, rng)
-        rows.append({"shapes": n_shapes, "K": K,
-                     "ami_max": grouping_score(d.labels.reshape(n_images, -1), tr.groups(-1))[0],
-                     "kmeans_coords_ami_max": grouping_score(d.labels, km)[0]})
-    return rows
+def _command(argv: Sequence[str] | None) -> str:
+    """The command as typed: ``python3 <script> ...``, ``python3 -m neural_em_shapes ...`` or the
+    console script (``neural-em-shapes ...``); for a programmatic call, PROG and the arguments."""
+    if argv is not None:
+        return shlex.join([PROG, *argv])
+    script = sys.argv[0]
+    if Path(script).name == "__main__.py":
+        head = ["python3", "-m", "neural_em_shapes"]
+    elif script.endswith(".py"):
+        head = ["python3", script]
+    else:
+        head = [Path(script).name]
+    return shlex.join([*head, *sys.argv[1:]])
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     setup_threads(args.threads)
     start = time.perf_counter()
-    overrides = {k: getattr(args, k) for k in ("model", "K", "steps", "hidden", "updates", "batch",
-                                               "lr", "lr_final", "clip", "noise", "loss_steps",
-                                               "gamma_grad", "gamma_init", "restarts", "n_train", "n_test",
-                                               "eval_every", "select")}
+    overrides = {k: getattr(args, k) for k in CONFIG_FLAGS}
     preset, overrides = resolve_preset(args.preset, args.quick, PRESETS, overrides, sizes=QUICK_SIZES)
     try:
         cfg = make_config(preset, **overrides)
     except ValueError as e:
         raise UsageError(str(e)) from None
-    out = prepare_out_dir(args.out)
+    out = claim_out_dir(args.out, force=args.force)
 
-    data = make_shapes_splits(args.seed, cfg.n_train, cfg.n_valid, cfg.n_test)
+    data = make_splits(cfg, args.seed)
     rng = np.random.default_rng(args.seed)
     snap = data["valid"].images[:cfg.snapshot_images]
-    print(f"{PROG}: {cfg.model}, K={cfg.K}, T={cfg.steps}, {cfg.updates} updates of batch {cfg.batch}; "
+    print(f"{PROG}: {cfg.model}, K={cfg.K}, T={cfg.iterations}, {cfg.updates} updates of batch {cfg.batch}; "
           f"data {cfg.n_train}/{cfg.n_valid}/{cfg.n_test} (seed {args.seed})", file=sys.stderr)
     res = train(cfg, data, rng, snapshot_images=snap)
     params = res["params"]
 
-    test_rng = np.random.default_rng(np.random.SeedSequence([args.seed, 1]))
-    ev = evaluate(params, cfg, data["test"].images, data["test"].labels, test_rng, per_step=True)
-    base = _baselines(data["test"].images, data["test"].labels, cfg.K,
-                      np.random.default_rng(np.random.SeedSequence([args.seed, 2])))
-    gen = _generalisation(cfg, params, min(cfg.n_test, 1000), args.seed)
+    test = data["test"]
+    ev = evaluate(params, cfg, test.images, test.labels,
+                  np.random.default_rng(np.random.SeedSequence([args.seed, 1])), per_iteration=True)
+    base = baselines(test.images, test.labels, cfg.K, np.random.default_rng(np.random.SeedSequence([args.seed, 2])))
+    gen = generalisation(cfg, params, min(cfg.n_test, 1000), args.seed)
     metrics = {
         "test_ami_max": ev["ami_max"], "test_ami_arithmetic": ev["ami_arithmetic"],
-        "test_ami_max_per_step": ev["ami_max_per_step"], "test_loss": ev["loss"],
-        "test_images": cfg.n_test, "best_update": res["best"]["update"],
-        "selection": f"checkpoint with the best {cfg.select} on {cfg.n_valid} validation images, "
+        "test_ami_max_per_iteration": ev["ami_max_per_iteration"], "test_loss": ev["loss"],
+        "test_images": len(test), "valid_images": len(data["valid"]), "best_update": res["best"]["update"],
+        "selection": f"checkpoint with the best {cfg.select} on {len(data['valid'])} validation images, "
                      f"evaluated every {cfg.eval_every} updates",
         "valid_ami_max_at_best": res["best"]["valid_ami_max"], "train_time_s": res["train_time_s"],
         "generalisation": gen,
     }
 
-    ex_rng = np.random.default_rng(np.random.SeedSequence([args.seed, 3]))
-    ex = data["test"]
-    tr = run_em(cfg.model, params, ex.images[:N_EXAMPLES], K=cfg.K, steps=cfg.steps, noise=cfg.noise,
-                rng=ex_rng, gamma_init=cfg.gamma_init, restarts=cfg.restarts)
-    save_weights(out / "examples.npz", {"images": ex.images[:N_EXAMPLES], "labels": ex.labels[:N_EXAMPLES],
-                                        "gamma": tr.gamma, "psi": tr.psi})
+    # The arrays the figures are drawn from (viz.py never runs a model); float16 keeps them small.
+    tr = run_em(cfg.model, params, test.images[:N_EXAMPLES], K=cfg.K, iterations=cfg.iterations, noise=cfg.noise,
+                rng=np.random.default_rng(np.random.SeedSequence([args.seed, 3])), gamma_init=cfg.gamma_init,
+                restarts=cfg.restarts)
+    save_weights(out / "examples.npz", {"images": test.images[:N_EXAMPLES], "labels": test.labels[:N_EXAMPLES],
+                                        "gamma": tr.gammas().astype(np.float16),
+                                        "psi": tr.psi.astype(np.float16)})
     if res["snapshots"] is not None:
         save_weights(out / "snapshots.npz", {"gamma": res["snapshots"], "update": np.array(res["history"]["update"]),
                                              "images": snap, "labels": data["valid"].labels[:cfg.snapshot_images]})
@@ -143,8 +142,7 @@ def main(argv: Sequence[str] | None = None) -> int:
              if args.quick or preset == "quick" else "")
     write_run(out, paper="neural_em_shapes", seed=args.seed, config=cfg, history=res["history"],
               metrics=metrics, baselines=base, wall_time_s=time.perf_counter() - start,
-              weights=params, command=shlex.join([PROG, *(sys.argv[1:] if argv is None else argv)]),
-              notes=notes)
+              weights=params, command=_command(argv), notes=notes, extra={"data": provenance(cfg)})
     if not args.no_figures:
         from neural_em_shapes.viz import make_figures, make_gif
         make_figures(out)

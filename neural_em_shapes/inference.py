@@ -1,46 +1,105 @@
-"""Inference API: load a trained run and run EM on any batch of binary images, any K and any
-number of iterations.
+"""Use a trained N-EM / RNN-EM on your own images.
 
-    em = load_trained("runs/neural_em_shapes")
-    trace = em.run(images, K=5, steps=20, rng=np.random.default_rng(0))
-    trace.gamma  # (T, N, K, D) assignments per iteration;  trace.psi  # (T, N, K, D) predictions
+    from neural_em_shapes.inference import load_run
+    model = load_run("neural_em_shapes/results/default_seed0")
+    result = model.run(images)            # (28, 28) or (N, 28, 28); float in [0, 1], uint8 or bool
+    result.labels                         # (N, 28, 28) slot per ink pixel, -1 on background
+    result.save_png("groups.png")         # image 0 beside its groups
+
+Images are binarised at 0.5 (the model is a Bernoulli mixture over binary pixels). EM runs with
+the training configuration (K, iterations, noise, gamma_0, restarts) unless told otherwise; the
+input noise is applied at inference too, as in the paper, so pass ``rng`` to vary the draw (the
+default, ``np.random.default_rng(0)``, gives the same answer for the same images).
 """
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
+from common.inference import Grouping, check_images, grouping_from_gamma
 from common.runs import load_weights, read_run
 from neural_em_shapes.config import NEMConfig
-from neural_em_shapes.model import EMTrace, run_em
+from neural_em_shapes.data import IMAGE_SIZE
+from neural_em_shapes.model import run_em
 
-__all__ = ["TrainedEM", "load_trained"]
+__all__ = ["PAPER", "RunLoadError", "TrainedEM", "load_run"]
+
+PAPER = "neural_em_shapes"
+PARAM_NAMES = {"rnn-em": {"W_in", "W_rec", "b_h", "W_out", "b_out"}, "n-em": {"W", "eta"}}
 
 
-@dataclass
+class RunLoadError(ValueError):
+    """The directory holds no usable neural_em_shapes run (said in one line)."""
+
+
+@dataclass(frozen=True)
 class TrainedEM:
+    """A trained model: its configuration and the chosen checkpoint's parameters."""
     cfg: NEMConfig
     params: dict
+    run_dir: Path
 
-    def run(self, images: np.ndarray, rng: np.random.Generator, *, K: int | None = None,
-            steps: int | None = None, noise: float | None = None, keep_all: bool = True,
-            restarts: int | None = None) -> EMTrace:
-        """EM on images (N, 28, 28) or (N, 784); K / steps / noise / restarts default to the
-        training config."""
-        return run_em(self.cfg.model, self.params, images,
-                      K=self.cfg.K if K is None else K, steps=self.cfg.steps if steps is None else steps,
-                      noise=self.cfg.noise if noise is None else noise, rng=rng,
-                      gamma_init=self.cfg.gamma_init, keep_all=keep_all,
-                      restarts=self.cfg.restarts if restarts is None else restarts)
+    def run(self, images, *, K: int | None = None, iterations: int | None = None,
+            restarts: int | None = None, rng: np.random.Generator | None = None) -> Grouping:
+        """Group the ink of ``images`` into K slots with EM.
+
+        images: one image (28, 28) or a batch (N, 28, 28) (or flattened to 784), float in [0, 1],
+            uint8 0..255 or bool; anything else raises common.inference.InputError.
+        K, iterations, restarts: default to the training configuration.
+        Returns a common.inference.Grouping: labels (N, 28, 28) with -1 on background,
+        labels_per_iteration (iterations + 1, N, 28, 28) with index 0 = gamma_0, gamma, loglik.
+        """
+        x = check_images(images, IMAGE_SIZE, binary=True)
+        K = self.cfg.K if K is None else int(K)
+        iterations = self.cfg.iterations if iterations is None else int(iterations)
+        restarts = self.cfg.restarts if restarts is None else int(restarts)
+        rng = np.random.default_rng(0) if rng is None else rng
+        trace = run_em(self.cfg.model, self.params, x, K=K, iterations=iterations, noise=self.cfg.noise,
+                       rng=rng, gamma_init=self.cfg.gamma_init, keep_all=True,
+                       inter_weight=self.cfg.inter_weight, restarts=restarts)
+        return grouping_from_gamma(x, trace.gammas(), trace.loglik)
 
 
-def load_trained(run_dir) -> TrainedEM:
-    """Load the config from run.json and the chosen checkpoint's weights from weights.npz."""
-    record = read_run(run_dir)
+def _config(record: dict, where: str) -> NEMConfig:
+    c = dict(record.get("config") or {})
+    if "steps" in c and "iterations" not in c:        # records written before the rename
+        c["iterations"] = c.pop("steps")
+    names = {f.name for f in dataclasses.fields(NEMConfig)}
+    unknown = sorted(set(c) - names)
+    if unknown:
+        raise RunLoadError(f"{where}: run.json config has fields this code does not know: {unknown}")
+    return NEMConfig(**c)
+
+
+def load_run(run_dir) -> TrainedEM:
+    """Load the config from ``run_dir/run.json`` and the chosen checkpoint from its weights file.
+
+    Raises FileNotFoundError (no directory, run.json or weights) or RunLoadError, a ValueError
+    (unreadable record, or the run of another paper).
+    """
+    d = Path(run_dir).expanduser()
+    if not d.is_dir():
+        raise FileNotFoundError(f"no run directory at {str(d)!r}")
+    try:
+        record = read_run(d)
+    except ValueError as e:
+        raise RunLoadError(str(e)) from None
+    if record.get("paper") != PAPER:
+        raise RunLoadError(f"{str(d)!r} holds a run of {record.get('paper')!r}, not {PAPER!r}")
     if not record.get("weights"):
-        raise FileNotFoundError(f"run in {str(run_dir)!r} saved no weights")
-    params = load_weights(Path(run_dir) / record["weights"])
-    return TrainedEM(NEMConfig(**record["config"]), params)
+        raise FileNotFoundError(f"the run in {str(d)!r} saved no weights")
+    cfg = _config(record, str(d))
+    try:
+        params = load_weights(d / record["weights"])
+    except (OSError, ValueError) as e:                    # FileNotFoundError is an OSError
+        if isinstance(e, FileNotFoundError):
+            raise
+        raise RunLoadError(f"cannot read the weights of {str(d)!r}: {e}") from None
+    missing = sorted(PARAM_NAMES[cfg.model] - set(params))
+    if missing:
+        raise RunLoadError(f"the weights in {str(d)!r} lack {missing} for model {cfg.model!r}")
+    return TrainedEM(cfg, params, d)

@@ -1,5 +1,6 @@
 """Neural EM and RNN-EM (Greff, van Steenkiste & Schmidhuber 2017; thesis ch. 5): forward pass,
-hand-written backward pass through all T unrolled EM steps, and the inference API.
+hand-written backward pass through all T unrolled EM iterations, and ``run_em``, the EM trace
+of a trained model on any images (the figures and ``inference.py`` build on it).
 
 Notation (thesis ch. 5): x (B, D) binary image, D = 784; K slots; at EM step t each slot k holds a
 state (RNN-EM: hidden h, N-EM: z), predicts per-pixel Bernoulli means psi (B, K, D) and the E-step
@@ -33,12 +34,13 @@ from dataclasses import dataclass
 import numpy as np
 
 from common.layers import glorot, mm, outer, sigmoid, softplus
-from common.seeding import SPATIAL_KINDS, spatial_gamma
+from common.mixture import merge_restarts, mixture_loglik, pixel_likelihoods
+from common.seeding import initial_gamma
 
-__all__ = ["init_params", "flip_noise", "init_gamma", "e_step_forward",
+__all__ = ["init_params", "flip_noise", "loss_weights", "e_step_forward",
            "e_step_backward", "loss_forward", "loss_backward", "rnn_cell_forward",
            "rnn_cell_backward", "nem_cell_forward", "nem_cell_backward", "unrolled_forward",
-           "unrolled_backward", "loss_and_grads", "mixture_loglik", "run_em", "EMTrace"]
+           "unrolled_backward", "loss_and_grads", "run_em", "EMTrace"]
 
 MODELS = ("rnn-em", "n-em")
 
@@ -70,24 +72,18 @@ def flip_noise(x: np.ndarray, p: float, rng: np.random.Generator) -> np.ndarray:
     return np.where(flips, 1 - x, x).astype(x.dtype, copy=False)
 
 
-def init_gamma(B: int, K: int, D: int, rng: np.random.Generator, *, dtype=np.float32,
-               kind: str = "random", width: float = 5.0,
-               x: np.ndarray | None = None) -> np.ndarray:
-    """Initial assignments gamma_0 (B, K, D), normalised over K.
-
-    kind "random": |N(0, 1)| per pixel (the authors' choice).
-    kind "spatial": a spatial prior on the first assignment (``common.seeding``): a soft
-        Voronoi partition of width ``width`` px around K centres uniform on the canvas. It breaks
-        the symmetry between slots along the spatial axis in which objects actually differ.
-    kind "ink": the same partition with the centres seeded on the image's own ink by k-means++.
-        Needs x (B, D); uses only the input image. Fewer initial cells hold two objects.
-    """
-    if kind in SPATIAL_KINDS:
-        return spatial_gamma(B, K, D, rng, kind=kind, width=width, x=x, dtype=dtype)
-    if kind != "random":
-        raise ValueError(f"unknown gamma init {kind!r}; choose 'random', 'spatial' or 'ink'")
-    g = np.abs(rng.standard_normal((B, K, D)))
-    return (g / g.sum(axis=1, keepdims=True)).astype(dtype)
+def loss_weights(cfg) -> np.ndarray:
+    """(T,) weights of the per-iteration losses (T = cfg.iterations): last iteration only
+    (cfg.loss_steps "last"), the mean over all iterations ("all"), or weights proportional to
+    t = 1..T summing to 1 ("linear"), which keep a gradient at every iteration but let the late,
+    well-informed ones dominate."""
+    T = cfg.iterations
+    if cfg.loss_steps == "last":
+        return np.eye(T, dtype=np.float64)[-1]
+    if cfg.loss_steps == "linear":
+        t = np.arange(1, T + 1, dtype=np.float64)
+        return t / t.sum()
+    return np.full(T, 1.0 / T)
 
 
 # ----------------------------------------------------------------------------- E-step and loss
@@ -282,68 +278,72 @@ def loss_and_grads(model: str, p: dict, x, x_noisy, gamma0, *, loss_weights, gam
     return loss, grads, trace
 
 
-# ----------------------------------------------------------------------------- inference API
+# ----------------------------------------------------------------------------- trained EM on any images
 
 @dataclass
 class EMTrace:
-    """EM on a batch. gamma, psi: (T, B, K, D) per iteration (T=1: only the last one kept);
-    loss: (steps,) per-step loss, always every step (with restarts: the mean over all restarts,
-    not the loss of the runs kept in gamma / psi)."""
+    """EM on a batch of B images (the low-level trace the figures and the inference API read).
+
+    gamma0: (B, K, D) the initial assignment gamma_0 of the run kept for each image.
+    gamma, psi: (T, B, K, D) after iterations t = 1..T (keep_all=False: (1, B, K, D), the last).
+    loss: (T,) per-iteration loss, always every iteration (with restarts: the mean over all
+        restarts, not the loss of the runs kept in gamma / psi).
+    loglik: (B,) float64, each image's mixture log-likelihood (eq. 4.7) under its final psi;
+        with restarts, the run with the highest one is the run kept.
+    """
+    gamma0: np.ndarray
     gamma: np.ndarray
     psi: np.ndarray
     loss: np.ndarray
+    loglik: np.ndarray
 
     def groups(self, t: int = -1) -> np.ndarray:
-        """Predicted slot per pixel at iteration t: (B, D) int, argmax over K."""
+        """Predicted slot per pixel after the t-th kept iteration: (B, D) int, argmax over K."""
         return self.gamma[t].argmax(axis=1)
 
-
-def mixture_loglik(psi: np.ndarray, x: np.ndarray) -> np.ndarray:
-    """log p(x) (B,) of each image under the spatial mixture with uniform weights:
-    sum over pixels of log( (1/K) sum_k psi_k^x (1 - psi_k)^(1-x) ).  psi: (B, K, D), x: (B, D)."""
-    lik = np.where(x[:, None, :] > 0.5, psi, 1 - psi).astype(np.float64)
-    return np.log(np.maximum(lik.mean(axis=1), 1e-30)).sum(axis=-1)
+    def gammas(self) -> np.ndarray:
+        """(T' + 1, B, K, D): gamma_0 followed by the kept iterations (index 0 = gamma_0)."""
+        return np.concatenate([self.gamma0[None], self.gamma], axis=0)
 
 
-def run_em(model: str, p: dict, images: np.ndarray, *, K: int, steps: int, noise: float,
+def run_em(model: str, p: dict, images: np.ndarray, *, K: int, iterations: int, noise: float,
            rng: np.random.Generator, gamma_init: str = "random", batch: int = 500,
            keep_all: bool = True, inter_weight: float = 1.0, restarts: int = 1) -> EMTrace:
     """Run trained EM on any batch of binary images with any K and number of iterations.
 
     images: (N, D) or (N, side, side) binary. Noise is applied as in training (the authors also
     apply it at test time). keep_all=False keeps only the last iteration's gamma and psi (T=1 in
-    the trace); the per-step loss is always kept for all T steps.
+    the trace); gamma_0 and the per-iteration loss are always kept.
     restarts R > 1 runs EM R times from fresh gamma_0 and noise and keeps, per image, the run
-    whose final predictions give the image the highest mixture likelihood (``mixture_loglik``):
-    the classic multiple-restart EM, chosen by the model's own objective, never by labels.
-    The loss in the trace is then the mean over the restarts.
+    whose final predictions give the image the highest mixture likelihood
+    (``common.mixture``): the classic multiple-restart EM, chosen by the model's own objective,
+    never by labels. The loss in the trace is then the mean over the restarts.
+    rng draws, per chunk of ``batch`` images and per restart: the input noise, then gamma_0.
     """
     x_all = np.asarray(images, dtype=next(iter(p.values())).dtype).reshape(len(images), -1)
     N, D = x_all.shape
-    if K < 1 or steps < 1 or restarts < 1:
-        raise ValueError(f"K, steps and restarts must be >= 1, got K={K}, steps={steps}, "
+    if K < 1 or iterations < 1 or restarts < 1:
+        raise ValueError(f"K, iterations and restarts must be >= 1, got K={K}, iterations={iterations}, "
                          f"restarts={restarts}")
     sl = slice(None) if keep_all else slice(-1, None)
-    gam, ps, ls = [], [], []
+    parts, ls = [], []
     for a in range(0, N, batch):
         x = x_all[a:a + batch]
-        best = None
+        best = best_ll = None
         loss = 0.0
         for _ in range(restarts):
-            xn = flip_noise(np.broadcast_to(x, (steps,) + x.shape), noise, rng)
-            g0 = init_gamma(len(x), K, D, rng, dtype=x.dtype, kind=gamma_init, x=x)
-            _, _, trace = unrolled_forward(model, p, x, xn, g0, loss_weights=np.zeros(steps),
+            xn = flip_noise(np.broadcast_to(x, (iterations,) + x.shape), noise, rng)
+            g0 = initial_gamma(len(x), K, D, rng, dtype=x.dtype, kind=gamma_init, x=x)
+            _, _, trace = unrolled_forward(model, p, x, xn, g0, loss_weights=np.zeros(iterations),
                                            keep=True, keep_caches=False, inter_weight=inter_weight)
-            g, ps_r = np.stack(trace["gamma"][sl]), np.stack(trace["psi"][sl])
+            run = [g0, np.stack(trace["gamma"][sl]), np.stack(trace["psi"][sl])]
             loss = loss + np.array(trace["loss"]) * len(x) / restarts
-            ll = mixture_loglik(trace["psi"][-1], x) if restarts > 1 else None
+            ll = mixture_loglik(pixel_likelihoods(trace["psi"][-1], x))
             if best is None:
-                best = (g, ps_r, ll)
+                best, best_ll = run, ll
             else:                                   # per image, keep the more likely run
-                win = (ll > best[2])[None, :, None, None]
-                best = (np.where(win, g, best[0]), np.where(win, ps_r, best[1]), np.maximum(ll, best[2]))
-        gam.append(best[0])
-        ps.append(best[1])
+                best, best_ll = merge_restarts(best, best_ll, run, ll, image_axes=(0, 1, 1))
+        parts.append((*best, best_ll))
         ls.append(loss)
-    return EMTrace(np.concatenate(gam, axis=1), np.concatenate(ps, axis=1),
-                   np.sum(ls, axis=0) / N)
+    g0, gam, ps, ll = (np.concatenate([q[i] for q in parts], axis=ax) for i, ax in enumerate((0, 1, 1, 0)))
+    return EMTrace(g0, gam, ps, np.sum(ls, axis=0) / N, ll)

@@ -1,7 +1,7 @@
-"""Training loop, evaluation and checkpoint choice for N-EM / RNN-EM on static shapes.
+"""Training loop and checkpoint choice for N-EM / RNN-EM on static shapes.
 
 Checkpoints are candidates every ``eval_every`` updates; the one kept is chosen on the validation
-split only (``cfg.select``), never on test.
+split only (``cfg.select``, scored by ``evaluate.evaluate``), never on test.
 """
 
 from __future__ import annotations
@@ -12,59 +12,20 @@ import time
 import numpy as np
 from tqdm import tqdm
 
-from common.metrics import grouping_score
-from common.optim import Adam
+from common.optim import Adam, cosine_lr
+from common.seeding import initial_gamma
 from neural_em_shapes.config import NEMConfig
-from neural_em_shapes.model import flip_noise, init_gamma, init_params, loss_and_grads, run_em
+from neural_em_shapes.evaluate import evaluate
+from neural_em_shapes.model import flip_noise, init_params, loss_and_grads, loss_weights, run_em
 
-__all__ = ["loss_weights", "evaluate", "train"]
-
-
-def loss_weights(cfg: NEMConfig) -> np.ndarray:
-    """(T,) weights of the per-step losses: last step only, the mean over all steps, or weights
-    proportional to t = 1..T (summing to 1), which keep a gradient at every step but let the
-    late, well-informed steps dominate."""
-    if cfg.loss_steps == "last":
-        return np.eye(cfg.steps, dtype=np.float64)[-1]
-    if cfg.loss_steps == "linear":
-        t = np.arange(1, cfg.steps + 1, dtype=np.float64)
-        return t / t.sum()
-    return np.full(cfg.steps, 1.0 / cfg.steps)
-
-
-def evaluate(params: dict, cfg: NEMConfig, images: np.ndarray, labels: np.ndarray,
-             rng: np.random.Generator, *, per_step: bool = False) -> dict:
-    """Loss and AMI of EM on (N, 28, 28) images at the last iteration (and per iteration).
-
-    Returns {"loss", "ami_max", "ami_arithmetic", "ami_per_image"} (+ "ami_max_per_step").
-    """
-    N = len(images)
-    trace = run_em(cfg.model, params, images.reshape(N, -1), K=cfg.K, steps=cfg.steps,
-                   noise=cfg.noise, rng=rng, gamma_init=cfg.gamma_init, keep_all=per_step,
-                   inter_weight=cfg.inter_weight, restarts=cfg.restarts)
-    loss = float(np.dot(loss_weights(cfg), trace.loss))
-    lab = labels.reshape(N, -1)
-    pred = trace.groups(-1)
-    ami, per = grouping_score(lab, pred, normalizer="max")
-    out = {"loss": loss, "loss_last_step": float(trace.loss[-1]), "ami_max": ami,
-           "ami_arithmetic": grouping_score(lab, pred, normalizer="arithmetic")[0],
-           "ami_per_image": per}
-    if per_step:
-        out["ami_max_per_step"] = [grouping_score(lab, trace.groups(t))[0] for t in range(cfg.steps)]
-    return out
-
-
-def _lr_at(cfg: NEMConfig, step: int) -> float:
-    """Cosine decay from lr to lr * lr_final over the run (constant when lr_final = 1)."""
-    frac = step / max(cfg.updates - 1, 1)
-    return cfg.lr * (cfg.lr_final + (1 - cfg.lr_final) * 0.5 * (1 + math.cos(math.pi * frac)))
+__all__ = ["train"]
 
 
 def train(cfg: NEMConfig, data: dict, rng: np.random.Generator, *, progress: bool = True,
           snapshot_images: np.ndarray | None = None) -> dict:
     """Train from scratch; returns {"params" (chosen checkpoint), "history", "best", "snapshots"}.
 
-    data: {"train": ShapesData, "valid": ShapesData}. rng drives init, batches, noise and gamma_0.
+    data: {"train", "valid"} splits (data.make_splits). rng drives init, batches, noise and gamma_0.
     snapshot_images: (S, 28, 28) validation images whose EM trace is stored at every evaluation,
         for the binding-over-training GIF.
     """
@@ -84,26 +45,26 @@ def train(cfg: NEMConfig, data: dict, rng: np.random.Generator, *, progress: boo
     t0 = time.perf_counter()
     bar = tqdm(range(1, cfg.updates + 1), disable=not progress, desc=f"{cfg.model} K={cfg.K}",
                unit="upd", mininterval=1.0)
-    for step in bar:
+    for update in bar:
         idx = rng.integers(0, len(x_train), cfg.batch)
         x = x_train[idx]
-        xn = flip_noise(np.broadcast_to(x, (cfg.steps,) + x.shape), cfg.noise, rng)
-        g0 = init_gamma(cfg.batch, cfg.K, D, rng, kind=cfg.gamma_init, x=x)
+        xn = flip_noise(np.broadcast_to(x, (cfg.iterations,) + x.shape), cfg.noise, rng)
+        g0 = initial_gamma(cfg.batch, cfg.K, D, rng, kind=cfg.gamma_init, x=x)
         loss, grads, _ = loss_and_grads(cfg.model, params, x, xn, g0, loss_weights=w,
                                         gamma_grad=cfg.gamma_grad, inter_weight=cfg.inter_weight)
         if not np.isfinite(loss):
-            raise FloatingPointError(f"loss became {loss} at update {step}")
-        opt.lr = _lr_at(cfg, step - 1)
+            raise FloatingPointError(f"loss became {loss} at update {update}")
+        opt.lr = cosine_lr(cfg.lr, cfg.lr_final, update - 1, cfg.updates)
         gnorm = opt.step(params, grads)
         recent.append(loss)
-        if step % cfg.eval_every == 0 or step == cfg.updates:
+        if update % cfg.eval_every == 0 or update == cfg.updates:
             ev = evaluate(params, cfg, val_x, val_y, np.random.default_rng(eval_rng_seed))
             score = ev["ami_max"] if cfg.select == "valid_ami" else -ev["loss"]
             if score > best["score"]:
-                best = {"score": score, "update": step, "valid_ami_max": ev["ami_max"],
+                best = {"score": score, "update": update, "valid_ami_max": ev["ami_max"],
                         "valid_loss": ev["loss"]}
                 best_params = {k: v.copy() for k, v in params.items()}
-            for k, v in (("update", step), ("train_loss", float(np.mean(recent))),
+            for k, v in (("update", update), ("train_loss", float(np.mean(recent))),
                          ("valid_loss", ev["loss"]), ("valid_ami_max", ev["ami_max"]),
                          ("valid_ami_arithmetic", ev["ami_arithmetic"]), ("lr", opt.lr),
                          ("grad_norm", gnorm), ("elapsed_s", time.perf_counter() - t0)):
@@ -111,7 +72,7 @@ def train(cfg: NEMConfig, data: dict, rng: np.random.Generator, *, progress: boo
             recent = []
             if snapshot_images is not None:
                 tr = run_em(cfg.model, params, snapshot_images.reshape(len(snapshot_images), -1),
-                            K=cfg.K, steps=cfg.steps, noise=cfg.noise,
+                            K=cfg.K, iterations=cfg.iterations, noise=cfg.noise,
                             rng=np.random.default_rng(eval_rng_seed), gamma_init=cfg.gamma_init,
                             keep_all=False, restarts=cfg.restarts)
                 snapshots.append(tr.gamma[-1].astype(np.float16))

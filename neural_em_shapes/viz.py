@@ -2,11 +2,13 @@
 alone (no retraining, no weights needed).
 
 Reads, in the run directory:
-    run.json       config (model, K, steps), history (per evaluation: update, train_loss,
+    run.json       config (model, K, iterations), history (per evaluation: update, train_loss,
                    valid_loss, valid_ami_max, valid_ami_arithmetic), metrics (test_ami_max,
-                   test_ami_arithmetic, test_ami_max_per_step, best_update), baselines, notes
-    examples.npz   images (n, H, W), labels (n, H, W), gamma and psi (T, n, K, H*W): the EM trace
-                   of the chosen checkpoint on n test images
+                   test_ami_arithmetic, test_ami_max_per_iteration with index 0 = gamma_0,
+                   best_update), baselines, notes
+    examples.npz   images (n, H, W), labels (n, H, W), gamma (T+1, n, K, H*W) with index 0 =
+                   gamma_0 and psi (T, n, K, H*W) after iterations 1..T: the EM trace of the
+                   chosen checkpoint on n test images
     snapshots.npz  gamma (E, S, K, H*W), update (E,), images (S, H, W), labels (S, H, W): the
                    last-iteration gamma on S validation images at each of E evaluations
 
@@ -84,16 +86,17 @@ def _load_npz(path: Path, keys: dict[str, int]) -> dict[str, np.ndarray]:
 
 
 def load_examples(run_dir) -> dict[str, np.ndarray]:
-    """examples.npz, checked: images, labels (n, H, W); gamma, psi (T, n, K, H*W)."""
+    """examples.npz, checked: images, labels (n, H, W); gamma (T+1, n, K, H*W) (index 0 =
+    gamma_0), psi (T, n, K, H*W)."""
     path = _run_dir(run_dir) / "examples.npz"
     ex = _load_npz(path, {"images": 3, "labels": 3, "gamma": 4, "psi": 4})
     n, H, W = ex["images"].shape
-    T, n2, K, D = ex["gamma"].shape
+    T1, n2, K, D = ex["gamma"].shape
     if ex["labels"].shape != (n, H, W):
         raise RunDataError(f"{str(path)!r}: labels {ex['labels'].shape} do not match images {(n, H, W)}")
-    if (n2, D) != (n, H * W) or ex["psi"].shape != ex["gamma"].shape or min(T, n, K) < 1:
+    if (n2, D) != (n, H * W) or ex["psi"].shape != (T1 - 1, n, K, D) or min(T1 - 1, n, K) < 1:
         raise RunDataError(f"{str(path)!r}: gamma {ex['gamma'].shape} and psi {ex['psi'].shape} should "
-                           f"both be (T, {n}, K, {H * W}) with T, K >= 1")
+                           f"be (T+1, {n}, K, {H * W}) and (T, {n}, K, {H * W}) with T, K >= 1")
     return ex
 
 
@@ -144,7 +147,7 @@ def _is_smoke(rec: dict) -> bool:
 
 def _title(rec: dict, what: str) -> str:
     c = rec["config"]
-    head = f"{what} — {str(c.get('model', '?')).upper()}, K={c.get('K', '?')}, T={c.get('steps', '?')}, " \
+    head = f"{what} — {str(c.get('model', '?')).upper()}, K={c.get('K', '?')}, T={c.get('iterations', '?')}, " \
            f"seed {rec.get('seed', '?')}"
     return head + ("\nSMOKE TEST (--quick): numbers are not results" if _is_smoke(rec) else "")
 
@@ -232,12 +235,12 @@ def _valid_ami(out: Path, rec: dict, h: dict) -> Path:
 
 def _em_iterations(out: Path, rec: dict, ex: dict) -> Path:
     imgs, labs, gamma = ex["images"], ex["labels"], ex["gamma"]
-    T, n, K, _ = gamma.shape
-    slots = gamma.argmax(axis=2).reshape(T, *imgs.shape)  # (T, n, H, W)
-    cols = iteration_columns(T)
+    T1, n, K, _ = gamma.shape                             # T1 = T + 1: gamma_0 and T iterations
+    slots = gamma.argmax(axis=2).reshape(T1, *imgs.shape)  # (T + 1, n, H, W)
+    cols = iteration_columns(T1, 9)
     rows = [[imgs[i], *(colourise(slots[t, i], imgs[i], K) for t in cols),
              truth_colours(labs[i], imgs[i], slots[-1, i], K)] for i in range(n)]
-    titles = ["input", *(f"t={t + 1}" for t in cols), "truth"]
+    titles = ["input", *(f"t={t}" + (" (γ₀)" if t == 0 else "") for t in cols), "truth"]
     return image_grid(rows, titles=titles, row_labels=[f"test {i + 1}" for i in range(n)],
                       path=out / "em_iterations.png",
                       suptitle=_title(rec, "Argmax slot per pixel over EM iterations (truth: best-matching slot colour)"))
@@ -260,20 +263,20 @@ def _reconstructions(out: Path, rec: dict, ex: dict) -> Path:
 
 def _ami_per_iteration(out: Path, rec: dict) -> Path:
     m = rec["metrics"]
-    per = np.array([_num(v) for v in (m.get("test_ami_max_per_step") or [])], dtype=float)
+    per = np.array([_num(v) for v in (m.get("test_ami_max_per_iteration") or [])], dtype=float)
     fig, ax = _line_figure()
-    if per.size:
-        ax.plot(np.arange(1, per.size + 1), per, color="C0", marker="o", markersize=3,
+    if per.size:                                            # index 0 = gamma_0
+        ax.plot(np.arange(per.size), per, color="C0", marker="o", markersize=3,
                 label=f"model: test AMI(max), last iteration {_num(m.get('test_ami_max')):.3f}")
     else:
-        ax.text(0.5, 0.5, "no test_ami_max_per_step in run.json", ha="center", transform=ax.transAxes)
+        ax.text(0.5, 0.5, "no test_ami_max_per_iteration in run.json", ha="center", transform=ax.transAxes)
     _baseline_lines(ax, _baselines(rec))
-    ax.set_xlabel("EM iteration t")
+    ax.set_xlabel("EM iteration t (t = 0: the initial assignment γ₀)")
     ax.set_ylabel("test AMI (max normaliser)")
     finite = per[np.isfinite(per)]
     ax.set_ylim(min(-0.05, float(finite.min()) - 0.05) if finite.size else -0.05, 1.0)
     if per.size:
-        ax.set_xticks(iteration_columns(per.size, 15) + 1)
+        ax.set_xticks(iteration_columns(per.size, 16))
     ax.legend(fontsize=8, loc="lower right")
     ax.grid(alpha=0.3)
     arith = _num(m.get("test_ami_arithmetic"))

@@ -1,5 +1,5 @@
 """N-EM / RNN-EM: float64 gradient checks of the whole unrolled loss, op-level checks, determinism,
-the inference API and the CLI (quick run, bad input)."""
+restarts, and the CLI (quick run, vocabulary, bad input). The inference API: test_neural_em_inference.py."""
 
 import json
 import subprocess
@@ -11,11 +11,11 @@ import pytest
 
 from common.gradcheck import check_gradients
 from neural_em_shapes.config import make_config
-from neural_em_shapes.model import (e_step_backward, e_step_forward, flip_noise, init_gamma,
-                                    init_params, loss_and_grads, loss_backward, loss_forward,
-                                    mixture_loglik, nem_cell_backward, rnn_cell_backward, run_em,
-                                    unrolled_forward)
-from neural_em_shapes.train import loss_weights
+from common.mixture import mixture_loglik as _mixture_loglik, pixel_likelihoods
+from common.seeding import initial_gamma as init_gamma
+from neural_em_shapes.model import (e_step_backward, e_step_forward, flip_noise, init_params,
+                                    loss_and_grads, loss_backward, loss_forward, loss_weights,
+                                    nem_cell_backward, rnn_cell_backward, run_em, unrolled_forward)
 
 ROOT = Path(__file__).resolve().parents[1]
 B, K, D, H, T = 3, 3, 16, 5, 4
@@ -37,7 +37,7 @@ def _problem(model, seed=0):
 @pytest.mark.parametrize("gamma_grad", [True, False])
 def test_unrolled_loss_gradients(model, loss_steps, gamma_grad):
     p, x, xn, g0 = _problem(model)
-    w = loss_weights(make_config("default", steps=T, loss_steps=loss_steps))
+    w = loss_weights(make_config("default", iterations=T, loss_steps=loss_steps))
     _, grads, _ = loss_and_grads(model, p, x, xn, g0, loss_weights=w, gamma_grad=gamma_grad)
     # With stop-gradient, the reference is the loss with every gamma frozen at its current value.
     fixed = None if gamma_grad else unrolled_forward(model, p, x, xn, g0, loss_weights=w, keep=True)[2]["gamma"]
@@ -114,19 +114,25 @@ def test_ink_gamma_init_seeds_centres_on_distinct_ink_pixels():
         init_gamma(2, 3, 784, np.random.default_rng(0), kind="ink")
 
 
-def test_mixture_loglik_matches_a_direct_computation():
+def mixture_loglik(psi, x):
+    """The restart criterion run_em uses (common.mixture, psi clipped to [1e-6, 1 - 1e-6])."""
+    return _mixture_loglik(pixel_likelihoods(psi, x))
+
+
+def test_run_em_loglik_is_the_shared_mixture_loglik_of_the_kept_psi():
     rng = np.random.default_rng(1)
-    psi = rng.uniform(0.01, 0.99, (4, 3, 16))
-    x = (rng.random((4, 16)) < 0.5).astype(np.float64)
-    direct = np.log(np.mean(psi ** x[:, None] * (1 - psi) ** (1 - x[:, None]), axis=1)).sum(-1)
-    np.testing.assert_allclose(mixture_loglik(psi, x), direct, rtol=1e-12)
+    p = init_params("rnn-em", 784, 16, rng)
+    imgs = (rng.random((4, 784)) < 0.2).astype(np.float32)
+    tr = run_em("rnn-em", p, imgs, K=3, iterations=2, noise=0.1, rng=rng, restarts=2)
+    np.testing.assert_allclose(tr.loglik, mixture_loglik(tr.psi[-1], imgs), rtol=1e-12)
+    assert tr.loglik.dtype == np.float64 and tr.loglik.shape == (4,)
 
 
 def test_restarts_keep_the_most_likely_run_per_image():
     rng = np.random.default_rng(0)
     p = init_params("rnn-em", 784, 16, rng)
     imgs = (rng.random((6, 784)) < 0.2).astype(np.float32)
-    kw = dict(K=3, steps=3, noise=0.1, gamma_init="ink", keep_all=False)
+    kw = dict(K=3, iterations=3, noise=0.1, gamma_init="ink", keep_all=False)
     one = run_em("rnn-em", p, imgs, rng=np.random.default_rng(3), **kw)
     many = run_em("rnn-em", p, imgs, rng=np.random.default_rng(3), restarts=4, **kw)
     # The first restart draws exactly what a single run draws, so keeping the best can only help.
@@ -144,7 +150,7 @@ def test_restarts_return_whole_trajectories_of_the_per_image_best_run():
     rng = np.random.default_rng(1)
     p = init_params("rnn-em", 784, 16, rng)
     imgs = (rng.random((7, 784)) < 0.15).astype(np.float32)
-    kw = dict(K=3, steps=3, noise=0.1, gamma_init="ink", keep_all=True, batch=7)
+    kw = dict(K=3, iterations=3, noise=0.1, gamma_init="ink", keep_all=True, batch=7)
     # Three single runs on one stream draw exactly what one 3-restart run draws (one chunk).
     shared = np.random.default_rng(9)
     runs = [run_em("rnn-em", p, imgs, rng=shared, **kw) for _ in range(3)]
@@ -153,6 +159,7 @@ def test_restarts_return_whole_trajectories_of_the_per_image_best_run():
     for i, best in enumerate(ll.argmax(0)):
         np.testing.assert_array_equal(many.gamma[:, i], runs[best].gamma[:, i])
         np.testing.assert_array_equal(many.psi[:, i], runs[best].psi[:, i])
+        np.testing.assert_array_equal(many.gamma0[i], runs[best].gamma0[i])   # gamma_0 of the same run
     np.testing.assert_allclose(many.loss, np.mean([r.loss for r in runs], axis=0), rtol=1e-6)
 
 
@@ -160,9 +167,10 @@ def test_run_em_determinism_and_shapes():
     rng = np.random.default_rng(0)
     p = init_params("rnn-em", 784, 16, rng)
     imgs = (rng.random((5, 28, 28)) < 0.2).astype(np.float32)
-    a = run_em("rnn-em", p, imgs, K=5, steps=3, noise=0.1, rng=np.random.default_rng(3))
-    b = run_em("rnn-em", p, imgs, K=5, steps=3, noise=0.1, rng=np.random.default_rng(3))
+    a = run_em("rnn-em", p, imgs, K=5, iterations=3, noise=0.1, rng=np.random.default_rng(3))
+    b = run_em("rnn-em", p, imgs, K=5, iterations=3, noise=0.1, rng=np.random.default_rng(3))
     assert a.gamma.shape == (3, 5, 5, 784) and a.psi.shape == (3, 5, 5, 784)
+    assert a.gamma0.shape == (5, 5, 784) and a.gammas().shape == (4, 5, 5, 784)
     np.testing.assert_array_equal(a.gamma, b.gamma)
     np.testing.assert_allclose(a.gamma.sum(2), 1, atol=1e-5)
 
@@ -178,11 +186,22 @@ def test_quick_cli_writes_a_valid_run_and_is_deterministic(tmp_path):
     assert r.returncode == 0, r.stderr
     rec = json.loads((out1 / "run.json").read_text())
     m = rec["metrics"]
-    assert len(m["test_ami_max_per_step"]) == rec["config"]["steps"]
+    # docs/vocabulary.md: iterations + 1 entries, index 0 = gamma_0; the last = the headline metric.
+    assert "steps" not in rec["config"] and "test_ami_max_per_step" not in m
+    assert len(m["test_ami_max_per_iteration"]) == rec["config"]["iterations"] + 1
+    assert m["test_ami_max_per_iteration"][-1] == m["test_ami_max"]
+    assert m["test_images"] == rec["config"]["n_test"] and m["valid_images"] == rec["config"]["n_valid"]
+    assert {"update", "elapsed_s"} <= set(rec["history"])
+    assert rec["data"] == {"dataset": "static shapes", "generator": "common.shapes", "mnist": None,
+                           "n_train": 500, "n_valid": 100, "n_test": 100}
+    assert rec["command"].startswith("python3 neural_em_shapes/neural_em_shapes.py --quick")
     assert {"kmeans_coords_K3", "connected_components_8", "random_K3", "ink_seeds_K3"} <= set(rec["baselines"])
     assert "smoke test" in rec["notes"]
     for f in ("weights.npz", "examples.npz", "snapshots.npz"):
         assert (out1 / f).exists()
+    with np.load(out1 / "examples.npz") as ex:
+        assert ex["gamma"].shape[0] == rec["config"]["iterations"] + 1      # gamma_0 first
+        assert ex["psi"].shape[0] == rec["config"]["iterations"]
     assert list(out1.glob("*.png")) and list(out1.glob("*.gif"))
     # Same seed, same numbers (from inside the folder this time: the script-name trap).
     r2 = _cli(["--quick", "--seed", "1", "--out", str(out2), "--no-figures"], cwd=ROOT / "neural_em_shapes",
@@ -191,11 +210,40 @@ def test_quick_cli_writes_a_valid_run_and_is_deterministic(tmp_path):
     rec2 = json.loads((out2 / "run.json").read_text())
     assert rec2["metrics"]["test_ami_max"] == m["test_ami_max"]
     assert rec2["history"]["train_loss"] == rec["history"]["train_loss"]
-    # The inference API loads the weights and reproduces nothing magic: any K and T work.
-    from neural_em_shapes.inference import load_trained
-    em = load_trained(out1)
-    tr = em.run(np.zeros((2, 28, 28), np.float32), np.random.default_rng(0), K=6, steps=2)
-    assert tr.gamma.shape == (2, 2, 6, 784)
+    # A second run into a non-empty --out is refused (exit 2) unless --force.
+    r3 = _cli(["--quick", "--seed", "1", "--out", str(out2), "--no-figures"])
+    assert r3.returncode == 2 and "--force" in r3.stderr and "Traceback" not in r3.stderr
+
+
+def test_old_steps_flag_stops_with_a_hint(tmp_path):
+    for args in (["--steps", "3"], ["--steps=3"], ["--steps"]):
+        r = _cli([*args, "--quick", "--out", str(tmp_path / "x")])
+        assert r.returncode == 2, r.stderr
+        assert "--steps was renamed --iterations (EM iterations)" in r.stderr and "Traceback" not in r.stderr
+    # No prefix matching: an abbreviation is an unknown flag, not --iterations.
+    r = _cli(["--iter", "3", "--quick", "--out", str(tmp_path / "x")])
+    assert r.returncode == 2 and "unrecognized arguments" in r.stderr
+    assert not (tmp_path / "x").exists()
+
+
+def test_python_m_package_and_bench_from_root_and_folder():
+    r = subprocess.run([sys.executable, "-m", "neural_em_shapes", "--help"], cwd=ROOT, capture_output=True,
+                       text=True, timeout=120)
+    assert r.returncode == 0 and "--iterations" in r.stdout, r.stderr
+    r = subprocess.run([sys.executable, "-m", "neural_em_shapes.bench", "--help"], cwd=ROOT,
+                       capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0 and "--updates" in r.stdout, r.stderr
+    # Inside the folder the script shadows the package: one line, exit 2, no traceback.
+    r = subprocess.run([sys.executable, "-m", "neural_em_shapes.bench", "--help"], cwd=ROOT / "neural_em_shapes",
+                       capture_output=True, text=True, timeout=120)
+    assert r.returncode == 2 and "Traceback" not in r.stderr and r.stderr.count("\n") == 1, r.stderr
+    assert "repository root" in r.stderr
+
+
+def test_config_defaults_are_the_default_preset():
+    import dataclasses
+    from neural_em_shapes.config import NEMConfig
+    assert dataclasses.asdict(NEMConfig()) == dataclasses.asdict(make_config("default"))
 
 
 @pytest.mark.parametrize("args,needle", [

@@ -19,7 +19,8 @@ T, K, N, E, S, D = 3, 4, 3, 4, 3, 784
 
 
 def fake_run(out: Path, notes: str = "--quick: numbers are a smoke test, not results") -> Path:
-    """run.json + examples.npz + snapshots.npz with the keys and shapes of a real run."""
+    """run.json + examples.npz + snapshots.npz with the keys and shapes of a real run
+    (examples gamma: T + 1 entries, index 0 = gamma_0; psi: T)."""
     rng = np.random.default_rng(0)
 
     def gamma(*shape):
@@ -28,16 +29,16 @@ def fake_run(out: Path, notes: str = "--quick: numbers are a smoke test, not res
 
     images = (rng.random((N, 28, 28)) > 0.7).astype(np.float32)
     labels = rng.integers(0, 4, (N, 28, 28)) * (images > 0)
-    write_run(out, paper="neural_em_shapes", seed=0, config={"model": "rnn-em", "K": K, "steps": T},
+    write_run(out, paper="neural_em_shapes", seed=0, config={"model": "rnn-em", "K": K, "iterations": T},
               history={"update": [10, 20, 30], "train_loss": [500.0, 200.0, None],  # None = NaN
                        "valid_loss": [510.0, 210.0, 150.0], "valid_ami_max": [0.1, 0.3, 0.5],
                        "valid_ami_arithmetic": [0.12, 0.33, 0.55], "lr": [1e-3] * 3,
                        "grad_norm": [1.0] * 3, "elapsed_s": [1.0, 2.0, 3.0]},
               metrics={"test_ami_max": 0.5, "test_ami_arithmetic": 0.55,
-                       "test_ami_max_per_step": [0.1, 0.3, 0.5], "best_update": 30},
+                       "test_ami_max_per_iteration": [0.05, 0.1, 0.3, 0.5], "best_update": 30},
               baselines={"kmeans": {"ami_max": 0.2, "ami_arithmetic": 0.25}, "none": {"ami_max": None}},
               wall_time_s=1.0, notes=notes)
-    np.savez(out / "examples.npz", images=images, labels=labels, gamma=gamma(T, N, K, D),
+    np.savez(out / "examples.npz", images=images, labels=labels, gamma=gamma(T + 1, N, K, D),
              psi=rng.random((T, N, K, D)).astype(np.float32))
     s_images = (rng.random((S, 28, 28)) > 0.7).astype(np.float32)
     np.savez(out / "snapshots.npz", gamma=gamma(E, S, K, D).astype(np.float16),
@@ -95,7 +96,11 @@ def test_missing_or_inconsistent_files_give_clear_errors(run_dir, tmp_path):
     with pytest.raises(FileNotFoundError, match="snapshots.npz"):
         make_gif(run_dir)
     np.savez(run_dir / "examples.npz", images=np.zeros((2, 28, 28)), labels=np.zeros((2, 28, 28)),
-             gamma=np.zeros((3, 2, 4, 100)), psi=np.zeros((3, 2, 4, 100)))
+             gamma=np.zeros((4, 2, 4, 100)), psi=np.zeros((3, 2, 4, 100)))
+    with pytest.raises(RunDataError, match="gamma"):
+        make_figures(run_dir)
+    np.savez(run_dir / "examples.npz", images=np.zeros((2, 28, 28)), labels=np.zeros((2, 28, 28)),
+             gamma=np.zeros((3, 2, 4, 784)), psi=np.zeros((3, 2, 4, 784)))   # gamma_0 missing
     with pytest.raises(RunDataError, match="gamma"):
         make_figures(run_dir)
     (run_dir / "run.json").write_text("{not json")
@@ -130,3 +135,17 @@ def test_cli_bad_run_dir_exits_2_without_traceback(script, tmp_path):
         assert out.returncode == 2, out.stderr
         assert "Traceback" not in out.stderr and out.stderr.count("\n") == 1
         assert out.stderr.startswith(f"{script}: error:")
+
+
+def test_committed_headline_arrays_redraw_every_figure_and_the_gif(tmp_path):
+    """From a clean clone: the committed run.json and figure arrays are enough to redraw everything
+    (copied to a scratch directory, so the committed PNGs are not rewritten)."""
+    import shutil
+    headline = ROOT / "neural_em_shapes" / "results" / "default_seed0"
+    if not (headline / "weights.npz").is_file():
+        pytest.skip("headline run not committed yet")
+    for name in ("run.json", "examples.npz", "snapshots.npz"):
+        shutil.copy(headline / name, tmp_path / name)
+        assert (headline / name).stat().st_size < 5_000_000, f"{name} should stay small"
+    assert [p.name for p in make_figures(tmp_path)] == list(FIGURES)
+    assert make_gif(tmp_path).is_file()
