@@ -4,6 +4,13 @@
 import os
 import sys
 
+if __name__ != "__main__":
+    # Imported, not run: inside this folder the script shadows the package of the same name
+    # (e.g. `python -m air_multimnist.bench` run from here). Say so in one line, no traceback.
+    sys.stderr.write("error: inside air_multimnist/ the script air_multimnist.py shadows the package; "
+                     "run `python -m air_multimnist...` from the repository root\n")
+    raise SystemExit(2)
+
 # This script shares its folder's name. Run from inside the folder (python3 air_multimnist.py),
 # Python puts the folder first on sys.path, and `import air_multimnist` would find this file
 # instead of the package. Drop the folder from sys.path so the installed package is found, with
@@ -14,5 +21,4 @@ sys.path.append(os.path.dirname(_HERE))
 
 from air_multimnist.cli import cli  # noqa: E402
 
-if __name__ == "__main__":
-    sys.exit(cli())
+sys.exit(cli())

@@ -1,7 +1,10 @@
-"""Benchmark of one AIR training update (not a test): updates/s, scenes/s, peak memory, and achieved
+"""Benchmark of one AIR training update (not a test): updates/s, images/s, peak memory, and achieved
 GFLOP/s as a fraction of the single-thread float32 GEMM measured in the same run.
 
     python3 -m air_multimnist.bench [--preset default] [--updates 30] [--threads 1]
+
+Run it from the repository root: inside air_multimnist/ the script air_multimnist.py shadows the
+package (you get a one-line error).
 """
 
 from __future__ import annotations
@@ -25,7 +28,7 @@ def update_flops(cfg) -> float:
     """Matmul FLOPs of one update (forward + backward = 3x forward for weight GEMMs, 2x for the
     image projection whose input gradient is not needed), counting the LSTM, the three MLPs and the
     separable spatial transformer (crop and render: two batched matmuls each)."""
-    B, T, H, Hm, Z, n, C = cfg.batch, cfg.steps, cfg.lstm, cfg.hidden, cfg.z_what, cfg.window, cfg.canvas
+    B, T, H, Hm, Z, n, C = cfg.batch, cfg.max_objects, cfg.lstm, cfg.hidden, cfg.z_what, cfg.window, cfg.canvas
     image = 2 * B * C * C * 4 * H * 2
     per_step = 2 * B * ((3 + Z) * 4 * H + H * 4 * H + H * Hm + Hm * 7 + n * n * Hm + Hm * 2 * Z
                         + Z * Hm + Hm * n * n)
@@ -34,7 +37,7 @@ def update_flops(cfg) -> float:
 
 
 def main(argv=None) -> int:
-    p = argparse.ArgumentParser(prog="python3 -m air_multimnist.bench", description=__doc__,
+    p = argparse.ArgumentParser(prog="python3 -m air_multimnist.bench", description=__doc__, allow_abbrev=False,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--preset", default="default", choices=sorted(PRESETS))
     p.add_argument("--updates", type=positive_int, default=30)
@@ -47,6 +50,7 @@ def main(argv=None) -> int:
     x_all = sets["valid"].images
     params, bparams = init_params(cfg, rng), init_baseline(cfg, rng)
     norm = RunningNorm()
+
     def step(_):
         train_step(params, bparams, x_all[rng.integers(0, len(x_all), cfg.batch)], cfg, rng, norm)
 
@@ -54,10 +58,10 @@ def main(argv=None) -> int:
     t0 = time.perf_counter()
     compose(sets["train_digits"], cfg.chunk, rng, cfg)
     chunk_s = time.perf_counter() - t0
-    print(f"preset {args.preset}: AIR ({cfg.estimator}), B={cfg.batch}, T={cfg.steps}, LSTM {cfg.lstm}, "
+    print(f"preset {args.preset}: AIR ({cfg.estimator}), B={cfg.batch}, T={cfg.max_objects}, LSTM {cfg.lstm}, "
           f"window {cfg.window}, {args.threads} BLAS thread(s)")
     print(f"update (forward + ELBO + BPTT, no optimiser): {t * 1e3:.1f} ms median of {args.updates} "
-          f"-> {1 / t:.1f} updates/s, {cfg.batch / t:.0f} scenes/s")
+          f"-> {1 / t:.1f} updates/s, {cfg.batch / t:.0f} images/s")
     print(f"composing a streamed chunk of {cfg.chunk} scenes: {chunk_s:.2f} s "
           f"(= {1e3 * chunk_s / (cfg.chunk * cfg.scene_reuse / cfg.batch):.1f} ms per update amortised)")
     print(roofline_report(update_flops(cfg), t))

@@ -1,19 +1,21 @@
-"""Configurations of the AIR multi-MNIST runs: a frozen dataclass and named presets."""
+"""Configurations of the AIR multi-MNIST runs: a frozen dataclass (its defaults are the ``default``
+preset) and named presets. Field names follow docs/vocabulary.md: ``updates`` are optimiser
+updates, ``max_objects`` is the number of attention steps T (the most objects a scene can hold)."""
 
 from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass
 
-__all__ = ["AIRConfig", "PRESETS", "make_config"]
+__all__ = ["AIRConfig", "PRESETS", "make_config", "config_from_record"]
 
 
 @dataclass(frozen=True)
 class AIRConfig:
-    # model (REFERENCE.md / Pyro's AIR example)
+    # model (docs/reference.md; Pyro's AIR example)
     canvas: int = 50
-    window: int = 20               # attention window side (Pyro: 28; 20x20 suffices, REFERENCE.md)
-    steps: int = 3                 # maximum number of objects T
+    window: int = 20               # attention window side (Pyro: 28; 20x20 suffices)
+    max_objects: int = 3           # attention steps T = the most objects a scene can hold
     lstm: int = 256
     hidden: int = 200              # predict / encoder / decoder / baseline MLP hidden units
     z_what: int = 50
@@ -78,7 +80,7 @@ def make_config(preset: str = "default", **overrides) -> AIRConfig:
 
 
 def _validate(c: AIRConfig) -> None:
-    for name in ("canvas", "window", "steps", "lstm", "hidden", "z_what", "batch", "updates",
+    for name in ("canvas", "window", "max_objects", "lstm", "hidden", "z_what", "batch", "updates",
                  "scene_reuse", "chunk", "n_valid", "n_test", "n_three", "eval_every"):
         if getattr(c, name) < 1:
             raise ValueError(f"{name} must be >= 1, got {getattr(c, name)}")
@@ -99,3 +101,16 @@ def _validate(c: AIRConfig) -> None:
         raise ValueError(f"digit_size must satisfy 1 <= lo <= hi <= canvas/2, got {c.digit_size}")
     if c.chunk < c.batch:
         raise ValueError(f"chunk ({c.chunk}) must be >= batch ({c.batch})")
+
+
+_RENAMED = {"steps": "max_objects"}   # field names of records written before docs/vocabulary.md
+
+
+def config_from_record(config: dict) -> AIRConfig:
+    """The AIRConfig stored in a run.json ``config`` (lists back to tuples; old field names renamed)."""
+    fields = {f.name for f in dataclasses.fields(AIRConfig)}
+    kw = {_RENAMED.get(k, k): tuple(v) if isinstance(v, list) else v for k, v in config.items()}
+    unknown = set(kw) - fields
+    if unknown:
+        raise ValueError(f"run config has fields this code does not know: {sorted(unknown)}")
+    return AIRConfig(**kw)

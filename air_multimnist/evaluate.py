@@ -1,5 +1,6 @@
-"""Evaluation of a trained AIR: counts (p(z_pres) thresholded at 0.5), boxes, IoU, reconstruction
-error, and the ELBO; all on the posterior means (no sampling) except the ELBO.
+"""Evaluation of a trained AIR on a split of images: counts (p(z_pres) thresholded at 0.5), boxes,
+IoU, reconstruction error, and the ELBO; all on the posterior means (no sampling) except the ELBO.
+The count baselines on the same test images are :func:`count_baselines`.
 
 Inferred boxes are reported two ways: the attention WINDOW (the square the crop/render uses) and
 the ink box of the step's rendered OBJECT (pixels > ``INK_LEVEL``), which is comparable to the
@@ -15,8 +16,10 @@ import numpy as np
 from air_multimnist.model import forward
 from air_multimnist.objectives import elbo_enumerate
 from air_multimnist.stn import window_box
+from common.baselines import fit_ink_thresholds, predict_ink_count
+from common.layers import sigmoid
 
-__all__ = ["infer", "evaluate", "box_iou", "INK_LEVEL"]
+__all__ = ["infer", "evaluate", "box_iou", "count_baselines", "INK_LEVEL"]
 
 INK_LEVEL = 0.2
 
@@ -30,10 +33,11 @@ def infer(params: dict, images: np.ndarray, cfg, batch: int = 500) -> dict:
     """
     outs = []
     for i in range(0, len(images), batch):
-        f = forward(params, images[i:i + batch].astype(params["Wx"].dtype), None, None, cfg, keep_cache=False)
-        outs.append({k: f[k] for k in ("logit", "obj", "patch", "z_where")})
+        f, _ = forward(params, images[i:i + batch].astype(params["lstm.Wx"].dtype), None, None, cfg,
+                       keep_cache=False)
+        outs.append({k: getattr(f, k) for k in ("logit", "obj", "patch", "z_where")})
     f = {k: np.concatenate([o[k] for o in outs]) for k in outs[0]}
-    p = 1 / (1 + np.exp(-f["logit"].astype(np.float64)))
+    p = sigmoid(f["logit"].astype(np.float64))
     z = np.cumprod(p > 0.5, axis=1).astype(np.float32)
     recon = np.einsum("nt,nthw->nhw", z, f["obj"])
     wb = window_box(f["z_where"].astype(np.float64), cfg.canvas)
@@ -77,9 +81,10 @@ def _matched_iou(pred: np.ndarray, true: np.ndarray) -> float:
 
 def evaluate(params: dict, scenes, cfg, *, elbo_seed: int | None = None) -> dict:
     """Count accuracy, per-count accuracy, confusion matrix, mean box IoU on correctly counted
-    scenes (window and object boxes), share of scenes using all T steps, reconstruction MSE,
-    and (if elbo_seed is given) the exact-over-counts ELBO per scene with one z_where/z_what draw."""
-    T = cfg.steps
+    images (window and object boxes), share of images using all T steps, reconstruction MSE,
+    and (if elbo_seed is given) the exact-over-counts ELBO per image with one z_where/z_what draw.
+    scenes: a common.scenes.Scenes (images (N, C, C), counts (N,), boxes (N, >=T, 4))."""
+    T = cfg.max_objects
     inf = infer(params, scenes.images, cfg)
     true = scenes.counts
     pred = inf["counts"]
@@ -101,17 +106,30 @@ def evaluate(params: dict, scenes, cfg, *, elbo_seed: int | None = None) -> dict
         "iou_object": float(np.mean(ious_o)) if ious_o else float("nan"),
         "iou_window": float(np.mean(ious_w)) if ious_w else float("nan"),
         "recon_mse": float(np.mean((inf["recon"] - scenes.images) ** 2)),
-        "n_scenes": int(len(true)),
+        "n_images": int(len(true)),
     }
     if elbo_seed is not None:
         r = np.random.default_rng(elbo_seed)
-        dt = params["Wx"].dtype
+        dt = params["lstm.Wx"].dtype
         vals = []
         for i in range(0, len(true), 500):
             x = scenes.images[i:i + 500].astype(dt)
             ew = r.standard_normal((len(x), T, 3), dtype=np.float32).astype(dt)
             eq = r.standard_normal((len(x), T, cfg.z_what), dtype=np.float32).astype(dt)
-            f = forward(params, x, ew, eq, cfg, keep_cache=False)
-            vals.append(elbo_enumerate(x, f["logit"], f["kl"], f["obj"], cfg.sigma, cfg.count_k)[0])
+            f, _ = forward(params, x, ew, eq, cfg, keep_cache=False)
+            vals.append(elbo_enumerate(x, f.logit, f.kl, f.obj, cfg.sigma, cfg.count_k)[0])
         out["elbo"] = float(np.mean(np.concatenate(vals)))
     return out
+
+
+def count_baselines(fit, test) -> dict:
+    """Non-learned count baselines on the ``test`` images (Scenes), fit on the ``fit`` Scenes:
+    ink-sum thresholds (common.baselines) and always predicting the most frequent count."""
+    classes, th = fit_ink_thresholds(fit.images, fit.counts)
+    pred = predict_ink_count(test.images, classes, th)
+    maj = int(np.bincount(fit.counts).argmax())
+    return {"ink_thresholds": {"count_accuracy": float(np.mean(pred == test.counts)),
+                               "thresholds": th.tolist(), "fit_images": int(len(fit.counts)),
+                               "per_count_accuracy": {int(c): float(np.mean(pred[test.counts == c] == c))
+                                                      for c in np.unique(test.counts)}},
+            "majority_count": {"count_accuracy": float(np.mean(test.counts == maj)), "predicts": maj}}

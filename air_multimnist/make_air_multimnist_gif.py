@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Redraw the training GIF of an air_multimnist run from its run directory (run.json, weights.npz, examples.npz,
+"""Redraw the training GIF of an air_multimnist run from the arrays its run directory saved (run.json, examples.npz,
 snapshots.npz), without retraining.
 
     python3 make_air_multimnist_gif.py [RUN_DIR]      (default runs/air_multimnist)

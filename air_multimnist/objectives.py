@@ -1,8 +1,8 @@
 """AIR's ELBO and its two gradient estimators for the discrete z_pres (Eslami et al. 2016, sec. 2.2
 and 3): REINFORCE with an NVIL neural baseline, and exact enumeration over the count.
 
-All functions take the per-step outputs of :func:`air_multimnist.model.forward` (logit (B, T),
-kl (B, T), obj (B, T, C, C)) and return the objective per scene plus its gradient w.r.t. those
+All functions take the stacked step outputs of :func:`air_multimnist.model.forward` (logit (B, T),
+kl (B, T), obj (B, T, C, C)) and return the objective per image plus its gradient w.r.t. those
 outputs (of the SUM over the batch; the caller scales), so :func:`model.backward` finishes the job.
 
 ELBO of one configuration with n objects (z_pres = 1 for the first n steps, then 0):
@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from common.layers import softplus
+from common.layers import sigmoid, softplus
 
 __all__ = ["count_log_prior", "step_prior", "log_likelihood", "elbo_fixed", "elbo_enumerate",
            "elbo_reinforce", "RunningNorm"]
@@ -76,7 +76,7 @@ def elbo_fixed(images, logit, kl, obj, n_objects, sigma: float, k: float):
     logq = (on * lp1 + (active - on) * lp0).sum(1)
     logp = count_log_prior(k, T)[n]
     F = log_likelihood(x, recon, sigma) - (on * kl).sum(1) + logp - logq
-    dlogit = -active * (on - 1 / (1 + np.exp(-logit)))                   # -d log q / dlogit
+    dlogit = -active * (on - sigmoid(logit))                   # -d log q / dlogit
     dobj = (on[:, :, None] * ((x - recon) / sigma ** 2)[:, None, :]).reshape(obj.shape)
     return F, dlogit.astype(logit.dtype), (-on).astype(kl.dtype), dobj.astype(obj.dtype)
 
@@ -153,7 +153,7 @@ def elbo_reinforce(images, logit, kl, obj, sigma: float, k: float, u: np.ndarray
     Returns (F (B,), n (B,), dlogit, dkl, dobj, target F_{>=t} (B, T), active (B, T)).
     """
     B, T = logit.shape
-    p = 1 / (1 + np.exp(-logit.astype(np.float64)))
+    p = sigmoid(logit.astype(np.float64))
     draw = (u < p).astype(np.float64)
     on = np.cumprod(draw, axis=1)                                           # z_pres
     n = on.sum(1).astype(np.int64)

@@ -20,10 +20,36 @@ Both backward passes return gradients w.r.t. the source image AND z_where.
 
 from __future__ import annotations
 
+from typing import NamedTuple
+
 import numpy as np
 
-__all__ = ["tent_forward", "render_forward", "render_backward", "crop_forward", "crop_backward",
-           "window_box"]
+__all__ = ["tent_forward", "tent_backward", "render_forward", "render_backward", "crop_forward",
+           "crop_backward", "window_box", "RenderCache", "CropCache"]
+
+
+class RenderCache(NamedTuple):
+    patch: np.ndarray      # (N, h, h) the rendered window
+    Ky: np.ndarray         # (N, H, h) row tent weights
+    Kx: np.ndarray         # (N, H, h) column tent weights
+    A: np.ndarray          # (N, h, H) patch Kx^T
+    dy: np.ndarray         # tent offsets of the rows (tent_forward's cache)
+    dx: np.ndarray         # tent offsets of the columns
+    u: np.ndarray          # (H,) normalised canvas pixel centres
+    h: int                 # window side
+
+
+class CropCache(NamedTuple):
+    image: np.ndarray      # (N, H, H) the canvas that was cropped
+    Ky: np.ndarray         # (N, window, H)
+    Kx: np.ndarray         # (N, window, H)
+    A: np.ndarray          # (N, H, window) image Kx^T
+    dy: np.ndarray
+    dx: np.ndarray
+    uy: np.ndarray         # (N, window) canvas coordinates sampled by the window rows
+    ux: np.ndarray         # (N, window) ... and columns
+    s: np.ndarray          # (N, 1) scale
+    H: int                 # canvas side
 
 
 def _centres(n: int, dtype) -> np.ndarray:
@@ -51,7 +77,7 @@ def render_forward(patch: np.ndarray, z_where: np.ndarray, canvas: int):
 
     patch: (N, h, h); z_where: (N, 3) = (s, x, y); canvas: H. Canvas pixel (r, c) samples the
     window at w = s u + shift, i.e. at window pixel ((w + 1) h - 1) / 2 along each axis.
-    Returns (out (N, H, H), cache).
+    Returns (out (N, H, H), RenderCache).
     """
     h = patch.shape[-1]
     u = _centres(canvas, patch.dtype)
@@ -62,7 +88,7 @@ def render_forward(patch: np.ndarray, z_where: np.ndarray, canvas: int):
     Kx, dx = tent_forward(sx, h)
     A = patch @ Kx.transpose(0, 2, 1)           # (N, h, H)
     out = Ky @ A
-    return out, (patch, Ky, Kx, A, dy, dx, u, h)
+    return out, RenderCache(patch, Ky, Kx, A, dy, dx, u, h)
 
 
 def render_backward(dout: np.ndarray, cache):
@@ -81,7 +107,7 @@ def crop_forward(image: np.ndarray, z_where: np.ndarray, window: int):
     """Attention glimpse: out = Ky image Kx^T with the inverse transform u = (w - shift) / s.
 
     image: (N, H, H); z_where: (N, 3). Window pixel (r, c) at normalised w samples the canvas at
-    canvas pixel ((u + 1) H - 1) / 2. Returns (out (N, window, window), cache).
+    canvas pixel ((u + 1) H - 1) / 2. Returns (out (N, window, window), CropCache).
     """
     H = image.shape[-1]
     w = _centres(window, image.dtype)
@@ -91,7 +117,7 @@ def crop_forward(image: np.ndarray, z_where: np.ndarray, window: int):
     Kx, dx = tent_forward(((ux + 1) * H - 1) / 2, H)
     A = image @ Kx.transpose(0, 2, 1)           # (N, H, window)
     out = Ky @ A
-    return out, (image, Ky, Kx, A, dy, dx, uy, ux, s, H)
+    return out, CropCache(image, Ky, Kx, A, dy, dx, uy, ux, s, H)
 
 
 def crop_backward(dout: np.ndarray, cache, need_image: bool = True):

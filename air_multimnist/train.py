@@ -14,14 +14,9 @@ from air_multimnist.data import SceneStream
 from air_multimnist.evaluate import evaluate, infer
 from air_multimnist.model import backward, baseline_backward, baseline_forward, forward, init_baseline, init_params
 from air_multimnist.objectives import RunningNorm, elbo_enumerate, elbo_reinforce
-from common.optim import Adam
+from common.optim import Adam, cosine_lr
 
 __all__ = ["count_k_at", "train_step", "train"]
-
-
-def _lr_at(cfg, step: int) -> float:
-    frac = step / max(cfg.updates - 1, 1)
-    return cfg.lr * (cfg.lr_final + (1 - cfg.lr_final) * 0.5 * (1 + math.cos(math.pi * frac)))
 
 
 def count_k_at(cfg, step: int) -> float:
@@ -42,27 +37,26 @@ def train_step(params, bparams, x, cfg, rng, norm=None, count_k: float | None = 
     """One gradient evaluation on a batch x (B, C, C); count_k overrides cfg.count_k (annealing).
 
     Returns (stats dict, model grads (of the NEGATIVE mean ELBO), baseline grads or None)."""
-    B, T = x.shape[0], cfg.steps
+    B, T = x.shape[0], cfg.max_objects
     k = cfg.count_k if count_k is None else count_k
     ew = rng.standard_normal((B, T, 3), dtype=np.float32)
     eq = rng.standard_normal((B, T, cfg.z_what), dtype=np.float32)
-    f = forward(params, x, ew, eq, cfg)
+    f, cache = forward(params, x, ew, eq, cfg)
     bgrads = None
     if cfg.estimator == "enumerate":
-        elbo, q, dl, dk, do = elbo_enumerate(x, f["logit"], f["kl"], f["obj"], cfg.sigma, k)
+        elbo, q, dl, dk, do = elbo_enumerate(x, f.logit, f.kl, f.obj, cfg.sigma, k)
         n_mean = float((q * np.arange(T + 1)).sum(1).mean())
         bl_loss = float("nan")
     else:
         u = rng.random((B, T))
-        b, bc = baseline_forward(bparams, f["h"])
-        elbo, n, dl, dk, do, target, active = elbo_reinforce(x, f["logit"], f["kl"], f["obj"], cfg.sigma,
-                                                             k, u, b, norm)
+        b, bc = baseline_forward(bparams, f.h)
+        elbo, n, dl, dk, do, target, active = elbo_reinforce(x, f.logit, f.kl, f.obj, cfg.sigma, k, u, b, norm)
         err = (b - target) * active
         bl_loss = float((err ** 2).sum() / B)
-        bgrads = baseline_backward((2 * err / B).astype(np.float32), bparams, bc)
+        bgrads = baseline_backward((2 * err / B).astype(np.float32), bc)
         n_mean = float(n.mean())
     s = np.float32(-1.0 / B)
-    grads = backward(params, f, dl * s, dk * s, do * s, cfg)
+    grads = backward(params, cache, dl * s, dk * s, do * s, cfg)
     return {"elbo": float(np.mean(elbo)), "n_mean": n_mean, "baseline_loss": bl_loss}, grads, bgrads
 
 
@@ -92,7 +86,7 @@ def train(cfg, data: dict, rng: np.random.Generator, *, progress: bool = True,
         stats, grads, bgrads = train_step(params, bparams, x, cfg, rng, norm, count_k_at(cfg, step - 1))
         if not np.isfinite(stats["elbo"]):
             raise FloatingPointError(f"ELBO became {stats['elbo']} at update {step}")
-        opt.lr = _lr_at(cfg, step - 1)
+        opt.lr = cosine_lr(cfg.lr, cfg.lr_final, step - 1, cfg.updates)
         gnorm = opt.step(params, grads)
         if bgrads is not None:
             bopt.lr = opt.lr * cfg.baseline_lr_mult

@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Redraw the PNG figures of an air_multimnist run from its run directory (run.json, weights.npz, examples.npz,
+"""Redraw the PNG figures of an air_multimnist run from the arrays its run directory saved (run.json, examples.npz,
 snapshots.npz), without retraining.
 
     python3 visualize_air_multimnist.py [RUN_DIR]      (default runs/air_multimnist)

@@ -9,13 +9,15 @@ for gradient checks.
 
 from __future__ import annotations
 
+from typing import NamedTuple, Sequence
+
 import numpy as np
 
 __all__ = ["ACTIVATIONS", "sigmoid", "softplus", "glorot", "mm", "outer",
            "linear_forward", "linear_backward", "activation_forward", "activation_backward",
            "bce_logits_forward", "bce_logits_backward", "lstm_step_forward", "lstm_step_backward",
            "softplus_backward", "gaussian_kl_forward", "gaussian_kl_backward", "gaussian_sample_forward",
-           "gaussian_sample_backward"]
+           "gaussian_sample_backward", "MLPCache", "mlp_forward", "mlp_backward"]
 
 ACTIVATIONS = ("relu", "tanh", "sigmoid", "identity")
 
@@ -190,3 +192,47 @@ def gaussian_sample_forward(mu: np.ndarray, sd: np.ndarray, eps: np.ndarray):
 def gaussian_sample_backward(dz: np.ndarray, cache):
     """dz -> (dmu, dsd) = (dz, dz * eps)."""
     return dz, dz * cache
+
+
+# ----------------------------------------------------------------------------- MLP (appended for AIR)
+
+class MLPCache(NamedTuple):
+    """What :func:`mlp_backward` needs: the parameter-name prefix and, per layer, the caches of
+    its linear map and its activation."""
+    prefix: str
+    layers: tuple
+
+
+def mlp_forward(x: np.ndarray, params, prefix: str, activations: Sequence[str]):
+    """A stack of L = len(activations) affine layers, each followed by its activation.
+
+    x: (..., D0). params: a dict holding ``f"{prefix}.W{i}"`` (D_{i-1}, D_i) and
+    ``f"{prefix}.b{i}"`` (D_i,) for i = 1..L (e.g. "dec.W1", "dec.b1", "dec.W2", "dec.b2").
+    activations: one name from ACTIVATIONS per layer, "identity" for a linear output.
+    Returns (out (..., D_L), MLPCache).
+    """
+    h, layers = x, []
+    for i, kind in enumerate(activations, 1):
+        a, lin = linear_forward(h, params[f"{prefix}.W{i}"], params[f"{prefix}.b{i}"])
+        h, act = activation_forward(a, kind)
+        layers.append((lin, act))
+    return h, MLPCache(prefix, tuple(layers))
+
+
+def mlp_backward(dout: np.ndarray, cache: MLPCache, *, need_dx: bool = True):
+    """dout: (..., D_L) -> (dx (..., D0) or None if not ``need_dx``, grads), where grads maps
+    every ``f"{prefix}.W{i}"`` / ``f"{prefix}.b{i}"`` of the forward pass to its gradient."""
+    grads, d = {}, dout
+    L = len(cache.layers)
+    for i in reversed(range(L)):
+        lin, act = cache.layers[i]
+        da = activation_backward(d, act)
+        if i == 0 and not need_dx:
+            x, _ = lin
+            d = None
+            g = {"W": outer(x, da), "b": da.reshape(-1, da.shape[-1]).sum(0)}
+        else:
+            d, g = linear_backward(da, lin)
+        grads[f"{cache.prefix}.W{i + 1}"] = g["W"]
+        grads[f"{cache.prefix}.b{i + 1}"] = g["b"]
+    return d, grads

@@ -1,7 +1,8 @@
-"""AIR command line: --quick smoke run (valid run.json + figures + GIF), bad input -> exit 2,
-determinism, figures regenerate from the run directory, inference API on saved weights."""
+"""AIR command line: --quick smoke run (valid run.json + figures + GIF), the vocabulary (--updates,
+--max-objects; the old --steps refused with a hint), bad input -> exit 2, a non-empty --out
+refused without --force, determinism, figures regenerate from the saved arrays alone,
+`python -m air_multimnist` and the bench entry point."""
 
-import json
 import subprocess
 import sys
 from pathlib import Path
@@ -10,8 +11,7 @@ import numpy as np
 import pytest
 
 from air_multimnist.cli import cli
-from air_multimnist.inference import load_model
-from air_multimnist.viz import FIGURES, GIF_NAME, make_figures, make_gif
+from air_multimnist.viz import EXAMPLES, FIGURES, GIF_NAME, SNAPSHOTS, make_figures, make_gif
 from common.runs import read_run
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -27,51 +27,93 @@ def quick_run(tmp_path_factory):
 def test_quick_run_writes_a_valid_record_and_figures(quick_run):
     rec = read_run(quick_run)
     m = rec["metrics"]
-    assert 0 <= m["test_count_accuracy"] <= 1 and np.array(m["test_confusion"]).sum() == m["test_scenes"]
+    assert 0 <= m["test_count_accuracy"] <= 1 and np.array(m["test_confusion"]).sum() == m["test_images"]
+    assert m["test_images"] == rec["config"]["n_test"] and m["valid_images"] == rec["config"]["n_valid"]
+    assert {"best_update", "selection", "train_time_s"} <= set(m) and "test_scenes" not in m
     assert set(rec["baselines"]) == {"ink_thresholds", "majority_count"}
-    for k in ("train_elbo", "valid_count_accuracy", "valid_share_all_steps"):
+    for k in ("update", "elapsed_s", "train_elbo", "valid_count_accuracy", "valid_share_all_steps"):
         assert len(rec["history"][k]) == 3
+    assert rec["config"]["max_objects"] == 3 and "steps" not in rec["config"]
+    mnist = rec["data"]["mnist"]
+    assert mnist["source"] and mnist["n_digits"] > 0 and len(mnist["sha256"]) == 64
     assert "smoke" in rec["notes"]
-    for f in FIGURES + (GIF_NAME, "weights.npz"):
+    for f in FIGURES + (GIF_NAME, "weights.npz", EXAMPLES, SNAPSHOTS):
         assert (quick_run / f).stat().st_size > 0
 
 
-def test_figures_regenerate_from_the_run_dir(quick_run):
-    before = (quick_run / "confusion.png").stat().st_mtime_ns
-    paths = make_figures(quick_run)
-    assert len(paths) == len(FIGURES) and (quick_run / "confusion.png").stat().st_mtime_ns >= before
-    assert make_gif(quick_run).exists()
+def test_figures_regenerate_from_the_saved_arrays_alone(quick_run, tmp_path):
+    """viz draws from run.json + examples.npz + snapshots.npz: no weights, no model."""
+    import shutil
+    run = tmp_path / "no_weights"
+    shutil.copytree(quick_run, run)
+    (run / "weights.npz").unlink()
+    for f in FIGURES + (GIF_NAME,):
+        (run / f).unlink()
+    paths = make_figures(run)
+    assert len(paths) == len(FIGURES) and all(p.stat().st_size > 0 for p in paths)
+    assert make_gif(run).exists()
 
 
 def test_quick_run_is_deterministic(quick_run, tmp_path):
-    assert cli(["--quick", "--seed", "3", "--out", str(tmp_path), "--no-figures"]) == 0
+    assert cli(["--quick", "--seed", "3", "--out", str(tmp_path), "--no-figures", "--threads", "1"]) == 0
     a, b = read_run(quick_run), read_run(tmp_path)
     assert a["history"]["train_elbo"] == b["history"]["train_elbo"]
     assert a["metrics"]["test_count_accuracy"] == b["metrics"]["test_count_accuracy"]
 
 
-def test_inference_api_on_saved_weights(quick_run):
-    model = load_model(quick_run)
-    imgs = np.zeros((3, 50, 50), np.float32)
-    imgs[1, 10:30, 10:20] = 1
-    res = model.infer(imgs)
-    assert res["counts"].shape == (3,) and res["boxes"].shape == (3, 3, 4)
-    assert res["objects"].shape == (3, 3, 50, 50) and res["recon"].shape == (3, 50, 50)
-    with pytest.raises(ValueError):
-        model.infer(np.zeros((2, 28, 28)))
+def test_non_empty_out_is_refused_without_force(quick_run):
+    assert cli(["--quick", "--out", str(quick_run), "--threads", "1"]) == 2
 
 
-@pytest.mark.parametrize("args", [["--steps", "0"], ["--lr", "-1"], ["--preset", "nope"], ["--batch", "x"],
-                                  ["--estimator", "gumbel"]])
+def _script(args, cwd):
+    return subprocess.run([sys.executable, str(ROOT / "air_multimnist" / "air_multimnist.py"), *args],
+                          capture_output=True, text=True, cwd=cwd)
+
+
+@pytest.mark.parametrize("args", [["--steps", "3"], ["--steps"], ["--step", "3"], ["--max-obj", "2"]])
+def test_old_steps_flag_and_prefixes_exit_2(args, tmp_path):
+    """--steps meant training updates here and the object count in the config: it stops with a
+    hint, and no prefix of a flag is accepted (allow_abbrev=False)."""
+    p = _script([*args, "--out", str(tmp_path / "run")], ROOT)
+    assert p.returncode == 2 and "Traceback" not in p.stderr, p.stderr
+    if args[0] == "--steps":
+        assert "--updates" in p.stderr and "--max-objects" in p.stderr
+    assert not (tmp_path / "run").exists()
+
+
+@pytest.mark.parametrize("args", [["--updates", "0"], ["--max-objects", "0"], ["--lr", "-1"], ["--preset", "nope"],
+                                  ["--batch", "x"], ["--estimator", "gumbel"]])
 def test_bad_input_exits_2_without_traceback(args, tmp_path):
-    p = subprocess.run([sys.executable, str(ROOT / "air_multimnist" / "air_multimnist.py"), *args,
-                        "--out", str(tmp_path)], capture_output=True, text=True, cwd=ROOT / "air_multimnist")
+    p = _script([*args, "--out", str(tmp_path)], ROOT / "air_multimnist")
     assert p.returncode == 2 and "Traceback" not in p.stderr and "error" in p.stderr
 
 
 def test_missing_run_dir_is_a_clear_error(tmp_path):
     with pytest.raises(FileNotFoundError):
         make_figures(tmp_path / "absent")
+
+
+def test_python_dash_m_and_bench_entry_points():
+    """`python -m air_multimnist --help` works from the root; `python -m air_multimnist.bench` from
+    inside the folder (where the script shadows the package) is a one-line error, not a traceback."""
+    p = subprocess.run([sys.executable, "-m", "air_multimnist", "--help"], capture_output=True, text=True, cwd=ROOT)
+    assert p.returncode == 0 and "--max-objects" in p.stdout and "--updates" in p.stdout
+    p = subprocess.run([sys.executable, "-m", "air_multimnist.bench", "--help"], capture_output=True, text=True,
+                       cwd=ROOT)
+    assert p.returncode == 0 and "--updates" in p.stdout, p.stderr
+    p = subprocess.run([sys.executable, "-m", "air_multimnist.bench", "--help"], capture_output=True, text=True,
+                       cwd=ROOT / "air_multimnist")
+    assert p.returncode == 2 and "Traceback" not in p.stderr and len(p.stderr.strip().splitlines()) == 1, p.stderr
+
+
+def test_no_import_cycle_between_cli_viz_and_inference():
+    """viz draws from saved arrays: it imports neither the model, the CLI nor the inference API."""
+    import ast
+    for name, banned in (("viz", {"cli", "inference", "model", "train", "evaluate"}), ("inference", {"cli"}),
+                         ("model", {"cli", "viz", "inference", "train"})):
+        tree = ast.parse((ROOT / "air_multimnist" / f"{name}.py").read_text())
+        mods = {n.module for n in ast.walk(tree) if isinstance(n, ast.ImportFrom) and n.module}
+        assert not {f"air_multimnist.{b}" for b in banned} & mods, (name, mods)
 
 
 def test_count_prior_anneal_schedule():
