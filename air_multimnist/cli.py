@@ -5,7 +5,6 @@ weights, the arrays the figures are drawn from, figures."""
 from __future__ import annotations
 
 import argparse
-import shlex
 import sys
 import time
 from typing import Sequence
@@ -18,13 +17,13 @@ from air_multimnist.evaluate import count_baselines, evaluate, infer
 from air_multimnist.train import train
 from air_multimnist.viz import EXAMPLES, SNAPSHOTS
 from common.cli import (UsageError, add_common_args, positive_float, positive_int, resolve_preset, run_main,
-                        setup_threads)
+                        reject_renamed, setup_threads, typed_command)
 from common.runs import claim_out_dir, save_weights, write_run
 
 PROG = "air_multimnist.py"
 N_EXAMPLES = 8
-STEPS_HINT = ("--steps is no longer a flag: training length in optimiser updates is --updates, "
-              "the number of objects (attention steps) is --max-objects")
+RENAMED = {"--steps": ("--steps is no longer a flag: training length in optimiser updates is --updates, "
+              "the number of objects (attention steps) is --max-objects")}
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -39,7 +38,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--updates", type=positive_int, default=None, help="training length in optimiser updates")
     p.add_argument("--max-objects", type=positive_int, default=None,
                    help="attention steps = the most objects an image can hold (default 3)")
-    p.add_argument("--steps", nargs="?", const="", default=None, help=argparse.SUPPRESS)
+    reject_renamed(p, RENAMED)
     p.add_argument("--batch", type=positive_int, default=None, help="batch size")
     p.add_argument("--lr", type=positive_float, default=None, help="Adam learning rate")
     p.add_argument("--lr-final", type=positive_float, default=None,
@@ -76,8 +75,6 @@ def example_arrays(params: dict, data: dict, cfg, n: int = N_EXAMPLES) -> dict:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    if args.steps is not None:
-        raise UsageError(STEPS_HINT)
     setup_threads(args.threads)
     start = time.perf_counter()
     overrides = {"estimator": args.estimator, "updates": args.updates, "max_objects": args.max_objects,
@@ -126,7 +123,7 @@ def main(argv: Sequence[str] | None = None) -> int:
              if args.quick or preset == "quick" else "")
     write_run(out, paper="air_multimnist", seed=args.seed, config=cfg, history=res["history"], metrics=metrics,
               baselines=base, wall_time_s=time.perf_counter() - start, weights=params,
-              command=shlex.join([PROG, *(sys.argv[1:] if argv is None else argv)]), notes=notes,
+              command=typed_command("air_multimnist", PROG, argv), notes=notes,
               extra={"data": describe(cfg, data["mnist"])})
     if not args.no_figures:
         from air_multimnist.viz import make_figures, make_gif

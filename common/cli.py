@@ -4,7 +4,9 @@ wrapper that turns user mistakes into a one-line message and exit code 2 (never 
 from __future__ import annotations
 
 import argparse
+import shlex
 import sys
+from pathlib import Path
 from typing import Callable, Mapping, Sequence
 
 from common.inference import InputError
@@ -13,7 +15,7 @@ from common.threads import DEFAULT_THREADS, set_blas_threads
 
 __all__ = ["positive_int", "nonneg_int", "positive_float", "probability", "add_common_args",
            "UsageError", "run_main", "setup_threads", "resolve_preset", "positive_int_list",
-           "nonempty_positive_int_list", "reject_renamed"]
+           "nonempty_positive_int_list", "reject_renamed", "typed_command"]
 
 
 class UsageError(ValueError):
@@ -135,3 +137,19 @@ def reject_renamed(parser: argparse.ArgumentParser, renamed: Mapping[str, str]) 
             def __call__(self, parser, namespace, values, option_string=None, _hint=hint):
                 parser.error(_hint)
         parser.add_argument(old, nargs="?", action=_Renamed, help=argparse.SUPPRESS)
+
+
+def typed_command(package: str, prog: str, argv: Sequence[str] | None) -> str:
+    """The command line as the user typed it, for run.json: ``python3 <script> ...``,
+    ``python3 -m <package> ...`` or a console script (``neural-em-shapes ...``); for a call from
+    Python (``argv`` given), ``prog`` and the arguments."""
+    if argv is not None:
+        return shlex.join([prog, *argv])
+    script = sys.argv[0]
+    if Path(script).name == "__main__.py":
+        head = ["python3", "-m", package]
+    elif script.endswith(".py"):
+        head = ["python3", script]
+    else:
+        head = [Path(script).name]
+    return shlex.join([*head, *sys.argv[1:]])

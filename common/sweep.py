@@ -15,7 +15,6 @@ dataset below its run directory (RC) is summarised per dataset.
 from __future__ import annotations
 
 import argparse
-import json
 import math
 import shlex
 import subprocess

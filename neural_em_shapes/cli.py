@@ -7,16 +7,14 @@ Flags and run.json keys follow docs/vocabulary.md.
 from __future__ import annotations
 
 import argparse
-import shlex
 import sys
 import time
-from pathlib import Path
 from typing import Sequence
 
 import numpy as np
 
 from common.cli import (UsageError, add_common_args, positive_float, positive_int, probability,
-                        resolve_preset, run_main, setup_threads)
+                        resolve_preset, run_main, reject_renamed, setup_threads, typed_command)
 from common.runs import claim_out_dir, save_weights, write_run
 from neural_em_shapes.config import PRESETS, QUICK_SIZES, make_config
 from neural_em_shapes.data import make_splits, provenance
@@ -27,17 +25,11 @@ from neural_em_shapes.train import train
 PROG = "neural_em_shapes.py"
 N_EXAMPLES = 8
 CONFIG_FLAGS = ("model", "K", "iterations", "hidden", "updates", "batch", "lr", "lr_final", "clip", "noise",
-                "loss_steps", "gamma_grad", "gamma_init", "restarts", "n_train", "n_test", "eval_every",
+                "loss_iterations", "gamma_grad", "gamma_init", "restarts", "n_train", "n_test", "eval_every",
                 "select")
 # Old spellings that now mean something else or nothing: stop with exit 2 and say what to type.
-RENAMED = {"--steps": "--steps was renamed --iterations (EM iterations)"}
-
-
-class _Renamed(argparse.Action):
-    """A removed flag: parsing it is a usage error with a hint (exit 2), never silently accepted."""
-
-    def __call__(self, parser, namespace, values, option_string=None):
-        parser.error(RENAMED[option_string])
+RENAMED = {"--steps": "--steps was renamed --iterations (EM iterations)",
+           "--loss-steps": "--loss-steps was renamed --loss-iterations"}
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -59,7 +51,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="final learning rate as a fraction of --lr (cosine decay; 1 = constant)")
     p.add_argument("--clip", type=float, default=None, help="global gradient-norm clip (0 = off)")
     p.add_argument("--noise", type=probability, default=None, help="bit-flip probability of the input")
-    p.add_argument("--loss-steps", choices=["all", "last", "linear"], default=None,
+    p.add_argument("--loss-iterations", choices=["all", "last", "linear"], default=None,
                    help="loss on every EM iteration (mean), the last, or every iteration weighted by t")
     p.add_argument("--gamma-grad", dest="gamma_grad", action="store_true", default=None,
                    help="back-propagate through gamma")
@@ -73,24 +65,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--select", choices=["valid_ami", "valid_loss"], default=None,
                    help="checkpoint criterion on the validation split")
     p.add_argument("--no-figures", action="store_true", help="skip the PNGs and the GIF")
-    for old in RENAMED:
-        p.add_argument(old, action=_Renamed, nargs="?", help=argparse.SUPPRESS)
+    reject_renamed(p, RENAMED)
     return p
-
-
-def _command(argv: Sequence[str] | None) -> str:
-    """The command as typed: ``python3 <script> ...``, ``python3 -m neural_em_shapes ...`` or the
-    console script (``neural-em-shapes ...``); for a programmatic call, PROG and the arguments."""
-    if argv is not None:
-        return shlex.join([PROG, *argv])
-    script = sys.argv[0]
-    if Path(script).name == "__main__.py":
-        head = ["python3", "-m", "neural_em_shapes"]
-    elif script.endswith(".py"):
-        head = ["python3", script]
-    else:
-        head = [Path(script).name]
-    return shlex.join([*head, *sys.argv[1:]])
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -142,7 +118,7 @@ def main(argv: Sequence[str] | None = None) -> int:
              if args.quick or preset == "quick" else "")
     write_run(out, paper="neural_em_shapes", seed=args.seed, config=cfg, history=res["history"],
               metrics=metrics, baselines=base, wall_time_s=time.perf_counter() - start,
-              weights=params, command=_command(argv), notes=notes, extra={"data": provenance(cfg)})
+              weights=params, command=typed_command("neural_em_shapes", PROG, argv), notes=notes, extra={"data": provenance(cfg)})
     if not args.no_figures:
         from neural_em_shapes.viz import make_figures, make_gif
         make_figures(out)

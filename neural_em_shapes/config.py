@@ -18,8 +18,8 @@ class NEMConfig:
     iterations: int = 15           # EM iterations T
     hidden: int = 250              # RNN hidden units / N-EM latent size
     noise: float = 0.1             # bit-flip probability of the network input (train and test)
-    loss_steps: str = "all"        # "last" (paper's static config), "all" (mean over steps) or
-                                   # "linear" (weights proportional to t: later steps count more)
+    loss_iterations: str = "all"   # "last" (paper's static config), "all" (mean over iterations) or
+                                   # "linear" (weights proportional to t: later iterations count more)
     gamma_grad: bool = False       # back-propagate through the E-step's gamma
     gamma_init: str = "ink"        # "random" |N(0,1)| (authors), "spatial" (soft random Voronoi)
                                    # or "ink" (Voronoi with k-means++ centres on the ink)
@@ -42,21 +42,21 @@ class NEMConfig:
 PRESETS: dict[str, dict] = {
     # The authors' static-shapes command (docs/reference.md): K=4, 15 iterations, loss on the last one with
     # gradients through gamma, Adam 1e-3, batch 64, random gamma init, no clipping or decay.
-    "paper": dict(model="rnn-em", K=4, iterations=15, hidden=250, noise=0.1, loss_steps="last",
+    "paper": dict(model="rnn-em", K=4, iterations=15, hidden=250, noise=0.1, loss_iterations="last",
                   gamma_grad=True, gamma_init="random", restarts=1, updates=1500, lr=1e-3,
                   lr_final=1.0, clip=0.0),
     # The faithful N-EM cell in the same setting.
-    "paper-nem": dict(model="n-em", K=4, iterations=15, hidden=250, noise=0.1, loss_steps="last",
+    "paper-nem": dict(model="n-em", K=4, iterations=15, hidden=250, noise=0.1, loss_iterations="last",
                       gamma_grad=True, gamma_init="random", restarts=1, updates=1500, lr=1e-3,
                       lr_final=1.0, clip=0.0),
     # Ours: see the folder README for the ablation behind every change.
-    "default": dict(model="rnn-em", K=3, iterations=15, hidden=250, noise=0.1, loss_steps="all",
+    "default": dict(model="rnn-em", K=3, iterations=15, hidden=250, noise=0.1, loss_iterations="all",
                     gamma_grad=False, gamma_init="ink", restarts=4, updates=3000, lr=1e-3,
                     lr_final=0.1, clip=5.0),
     # Smoke test: seconds, numbers are not results.
     "quick": dict(model="rnn-em", iterations=5, hidden=32, updates=30, batch=16, n_train=500,
                   n_valid=100, n_test=100, eval_every=10, gamma_init="ink", K=3, restarts=2,
-                  loss_steps="all", gamma_grad=False, lr_final=1.0, clip=0.0),
+                  loss_iterations="all", gamma_grad=False, lr_final=1.0, clip=0.0),
 }
 
 
@@ -85,8 +85,8 @@ def _validate(c: NEMConfig) -> None:
             raise ValueError(f"{name} must be >= 1, got {getattr(c, name)}")
     if not 0.0 <= c.noise < 0.5:
         raise ValueError(f"noise must be a flip probability in [0, 0.5), got {c.noise}")
-    if c.loss_steps not in ("all", "last", "linear"):
-        raise ValueError(f"loss_steps must be 'all', 'last' or 'linear', got {c.loss_steps!r}")
+    if c.loss_iterations not in ("all", "last", "linear"):
+        raise ValueError(f"loss_iterations must be 'all', 'last' or 'linear', got {c.loss_iterations!r}")
     if c.gamma_init not in ("random", "spatial", "ink"):
         raise ValueError(f"gamma_init must be 'random', 'spatial' or 'ink', got {c.gamma_init!r}")
     if c.select not in ("valid_ami", "valid_loss"):

@@ -66,8 +66,9 @@ class TrainedEM:
 
 def _config(record: dict, where: str) -> NEMConfig:
     c = dict(record.get("config") or {})
-    if "steps" in c and "iterations" not in c:        # records written before the rename
-        c["iterations"] = c.pop("steps")
+    for old, new in (("steps", "iterations"), ("loss_steps", "loss_iterations")):
+        if old in c and new not in c:                   # records written before the rename
+            c[new] = c.pop(old)
     names = {f.name for f in dataclasses.fields(NEMConfig)}
     unknown = sorted(set(c) - names)
     if unknown:

@@ -74,13 +74,13 @@ def flip_noise(x: np.ndarray, p: float, rng: np.random.Generator) -> np.ndarray:
 
 def loss_weights(cfg) -> np.ndarray:
     """(T,) weights of the per-iteration losses (T = cfg.iterations): last iteration only
-    (cfg.loss_steps "last"), the mean over all iterations ("all"), or weights proportional to
+    (cfg.loss_iterations "last"), the mean over all iterations ("all"), or weights proportional to
     t = 1..T summing to 1 ("linear"), which keep a gradient at every iteration but let the late,
     well-informed ones dominate."""
     T = cfg.iterations
-    if cfg.loss_steps == "last":
+    if cfg.loss_iterations == "last":
         return np.eye(T, dtype=np.float64)[-1]
-    if cfg.loss_steps == "linear":
+    if cfg.loss_iterations == "linear":
         t = np.arange(1, T + 1, dtype=np.float64)
         return t / t.sum()
     return np.full(T, 1.0 / T)

@@ -26,7 +26,7 @@ from pathlib import Path
 
 import numpy as np
 
-from common.plotting import (SLOT_COLOURS, colourise, image_grid, iteration_columns, match_truth_to_slots,
+from common.plotting import (SLOT_COLOURS, colourise, image_grid, iteration_columns,
                              save_gif, soft_colourise, truth_colours)
 from common.runs import read_run
 

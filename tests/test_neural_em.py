@@ -33,11 +33,11 @@ def _problem(model, seed=0):
 
 
 @pytest.mark.parametrize("model", ["rnn-em", "n-em"])
-@pytest.mark.parametrize("loss_steps", ["last", "all", "linear"])
+@pytest.mark.parametrize("loss_iterations", ["last", "all", "linear"])
 @pytest.mark.parametrize("gamma_grad", [True, False])
-def test_unrolled_loss_gradients(model, loss_steps, gamma_grad):
+def test_unrolled_loss_gradients(model, loss_iterations, gamma_grad):
     p, x, xn, g0 = _problem(model)
-    w = loss_weights(make_config("default", iterations=T, loss_steps=loss_steps))
+    w = loss_weights(make_config("default", iterations=T, loss_iterations=loss_iterations))
     _, grads, _ = loss_and_grads(model, p, x, xn, g0, loss_weights=w, gamma_grad=gamma_grad)
     # With stop-gradient, the reference is the loss with every gamma frozen at its current value.
     fixed = None if gamma_grad else unrolled_forward(model, p, x, xn, g0, loss_weights=w, keep=True)[2]["gamma"]
