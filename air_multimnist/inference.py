@@ -19,7 +19,7 @@ import numpy as np
 from air_multimnist.config import AIRConfig, config_from_record
 from air_multimnist.evaluate import infer
 from common.inference import check_images
-from common.runs import load_weights, read_run
+from common.runs import load_trained_run
 
 __all__ = ["PAPER", "Detections", "AIRModel", "load_run"]
 
@@ -82,18 +82,9 @@ class AIRModel:
 def load_run(run_dir) -> AIRModel:
     """The chosen checkpoint of an air_multimnist run directory (run.json + weights.npz).
 
-    Raises FileNotFoundError (no such directory, no run.json, no weights) or ValueError (the
-    directory holds another paper's run), each with a one-line message."""
-    out = Path(run_dir)
-    if not out.is_dir():
-        raise FileNotFoundError(f"no run directory at {str(out)!r}")
-    rec = read_run(out)
-    if rec.get("paper") != PAPER:
-        raise ValueError(f"{str(out)!r} holds a {rec.get('paper')!r} run, not an {PAPER} run")
-    wpath = out / (rec.get("weights") or "weights.npz")
-    if not wpath.is_file():
-        raise FileNotFoundError(f"{str(out)!r} has no weights ({wpath.name}); train with "
-                                f"air_multimnist.py --out DIR, or use a run directory that keeps them")
+    Raises FileNotFoundError (no such directory, no run.json, no weights) or
+    common.runs.RunLoadError, a ValueError (another paper's run, unreadable or non-finite
+    weights), each with a one-line message."""
+    rec, params, out = load_trained_run(run_dir, PAPER)
     cfg = config_from_record(rec["config"])
-    params = {k: v.astype(np.float32) for k, v in load_weights(wpath).items()}
     return AIRModel(cfg, params, out)

@@ -31,13 +31,14 @@ import subprocess
 import sys
 import tempfile
 import time
+import zipfile
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any, Mapping, Sequence
 
 import numpy as np
 
 __all__ = ["SCHEMA_VERSION", "REQUIRED_KEYS", "RunDirError", "prepare_out_dir", "environment",
-           "claim_out_dir", "to_jsonable", "atomic_write_json", "write_run", "read_run", "save_weights",
+           "claim_out_dir", "RunLoadError", "load_trained_run", "to_jsonable", "atomic_write_json", "write_run", "read_run", "save_weights",
            "load_weights"]
 
 SCHEMA_VERSION = 1
@@ -223,3 +224,42 @@ def load_weights(path) -> dict[str, np.ndarray]:
         raise FileNotFoundError(f"no weights file at {str(p)!r}")
     with np.load(p, allow_pickle=False) as z:
         return {k: z[k] for k in z.files}
+
+
+class RunLoadError(ValueError):
+    """A directory holds no usable trained run of the expected paper (said in one line)."""
+
+
+def load_trained_run(run_dir, paper: str, *, required: Sequence[str] = ()) -> tuple[dict, dict, Path]:
+    """The record and the chosen checkpoint's weights of a trained run, checked.
+
+    run_dir: a run directory (run.json + its weights file). paper: the paper the run must be of.
+    required: parameter names the weights must hold.
+    Returns (record, params as float32 arrays, run_dir as a Path). Raises FileNotFoundError (no
+    directory, run.json or weights file) or RunLoadError (unreadable record or weights, another
+    paper's run, missing or non-finite parameters), each with a one-line message.
+    """
+    d = Path(run_dir).expanduser()
+    if not d.is_dir():
+        raise FileNotFoundError(f"no run directory at {str(d)!r}")
+    try:
+        record = read_run(d)
+    except ValueError as e:
+        raise RunLoadError(str(e)) from None
+    if record.get("paper") != paper:
+        raise RunLoadError(f"{str(d)!r} holds a run of {record.get('paper')!r}, not of {paper!r}")
+    if not record.get("weights"):
+        raise FileNotFoundError(f"the run in {str(d)!r} saved no weights")
+    try:
+        params = load_weights(d / record["weights"])
+    except FileNotFoundError:
+        raise
+    except (OSError, ValueError, EOFError, zipfile.BadZipFile) as e:
+        raise RunLoadError(f"cannot read the weights of {str(d)!r}: {e}") from None
+    missing = sorted(set(required) - set(params))
+    if missing:
+        raise RunLoadError(f"the weights in {str(d)!r} lack the parameters {missing}")
+    bad = sorted(k for k, v in params.items() if not np.all(np.isfinite(v)))
+    if bad:
+        raise RunLoadError(f"the weights in {str(d)!r} hold NaN or infinite values in {bad}")
+    return record, {k: v.astype(np.float32) for k, v in params.items()}, d

@@ -21,7 +21,7 @@ from pathlib import Path
 import numpy as np
 
 from common.inference import Grouping, check_images, grouping_from_gamma
-from common.runs import load_weights, read_run
+from common.runs import RunLoadError, load_trained_run
 from neural_em_shapes.config import NEMConfig
 from neural_em_shapes.data import IMAGE_SIZE
 from neural_em_shapes.model import run_em
@@ -30,10 +30,6 @@ __all__ = ["PAPER", "RunLoadError", "TrainedEM", "load_run"]
 
 PAPER = "neural_em_shapes"
 PARAM_NAMES = {"rnn-em": {"W_in", "W_rec", "b_h", "W_out", "b_out"}, "n-em": {"W", "eta"}}
-
-
-class RunLoadError(ValueError):
-    """The directory holds no usable neural_em_shapes run (said in one line)."""
 
 
 @dataclass(frozen=True)
@@ -79,27 +75,11 @@ def _config(record: dict, where: str) -> NEMConfig:
 def load_run(run_dir) -> TrainedEM:
     """Load the config from ``run_dir/run.json`` and the chosen checkpoint from its weights file.
 
-    Raises FileNotFoundError (no directory, run.json or weights) or RunLoadError, a ValueError
-    (unreadable record, or the run of another paper).
+    Raises FileNotFoundError (no directory, run.json or weights) or common.runs.RunLoadError, a
+    ValueError (unreadable record or weights, the run of another paper, missing parameters).
     """
-    d = Path(run_dir).expanduser()
-    if not d.is_dir():
-        raise FileNotFoundError(f"no run directory at {str(d)!r}")
-    try:
-        record = read_run(d)
-    except ValueError as e:
-        raise RunLoadError(str(e)) from None
-    if record.get("paper") != PAPER:
-        raise RunLoadError(f"{str(d)!r} holds a run of {record.get('paper')!r}, not {PAPER!r}")
-    if not record.get("weights"):
-        raise FileNotFoundError(f"the run in {str(d)!r} saved no weights")
+    record, params, d = load_trained_run(run_dir, PAPER)
     cfg = _config(record, str(d))
-    try:
-        params = load_weights(d / record["weights"])
-    except (OSError, ValueError) as e:                    # FileNotFoundError is an OSError
-        if isinstance(e, FileNotFoundError):
-            raise
-        raise RunLoadError(f"cannot read the weights of {str(d)!r}: {e}") from None
     missing = sorted(PARAM_NAMES[cfg.model] - set(params))
     if missing:
         raise RunLoadError(f"the weights in {str(d)!r} lack {missing} for model {cfg.model!r}")

@@ -86,7 +86,7 @@ def test_missing_or_foreign_run_dir_is_a_one_line_error(tmp_path, quick_run):
     rec = json.loads((quick_run / "run.json").read_text())
     rec["paper"] = "neural_em_shapes"
     (other / "run.json").write_text(json.dumps(rec))
-    with pytest.raises(ValueError, match="not an air_multimnist run") as e:
+    with pytest.raises(ValueError, match="not of .air_multimnist.") as e:
         load_run(other)
     assert "\n" not in str(e.value)
     noweights = tmp_path / "noweights"

@@ -85,3 +85,24 @@ def test_claim_out_dir_refuses_a_non_empty_dir_unless_forced(tmp_path):
     assert claim_out_dir(d, force=True) == d
     with pytest.raises(RunDirError, match="empty"):
         claim_out_dir("")
+
+
+def test_load_trained_run_checks_paper_weights_and_values(tmp_path):
+    from common.runs import RunLoadError, load_trained_run
+    d = tmp_path / "r"
+    write_run(d, paper="p", seed=0, config={}, history={}, metrics={}, baselines={}, wall_time_s=0.0,
+              weights={"enc.W": np.ones((2, 2))}, extra={"data": {"mnist": None}})
+    rec, params, where = load_trained_run(d, "p", required=["enc.W"])
+    assert params["enc.W"].dtype == np.float32 and where == d and rec["paper"] == "p"
+    with pytest.raises(RunLoadError, match="not of 'q'"):
+        load_trained_run(d, "q")
+    with pytest.raises(RunLoadError, match="lack"):
+        load_trained_run(d, "p", required=["dec.W"])
+    with pytest.raises(FileNotFoundError):
+        load_trained_run(tmp_path / "nope", "p")
+    np.savez(d / "weights.npz", **{"enc.W": np.full((2, 2), np.nan)})
+    with pytest.raises(RunLoadError, match="NaN"):
+        load_trained_run(d, "p")
+    (d / "weights.npz").write_bytes(b"PK\x03\x04 truncated")
+    with pytest.raises(RunLoadError, match="cannot read"):
+        load_trained_run(d, "p")
