@@ -7,6 +7,8 @@ from __future__ import annotations
 import dataclasses
 from dataclasses import dataclass
 
+from common.config import build_config
+
 __all__ = ["AIRConfig", "PRESETS", "make_config", "config_from_record"]
 
 
@@ -68,15 +70,7 @@ PRESETS: dict[str, dict] = {
 
 def make_config(preset: str = "default", **overrides) -> AIRConfig:
     """A preset with overrides applied (None values are ignored); validates every field."""
-    if preset not in PRESETS:
-        raise ValueError(f"unknown preset {preset!r}; choose one of {sorted(PRESETS)}")
-    fields = {f.name for f in dataclasses.fields(AIRConfig)}
-    unknown = set(overrides) - fields
-    if unknown:
-        raise ValueError(f"unknown config fields {sorted(unknown)}")
-    cfg = AIRConfig(**{**PRESETS[preset], **{k: v for k, v in overrides.items() if v is not None}})
-    _validate(cfg)
-    return cfg
+    return build_config(AIRConfig, PRESETS, _validate, preset, overrides)
 
 
 def _validate(c: AIRConfig) -> None:

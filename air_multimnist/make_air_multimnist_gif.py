@@ -1,39 +1,34 @@
 #!/usr/bin/env python3
-"""Redraw the training GIF of an air_multimnist run from the arrays its run directory saved (run.json, examples.npz,
+"""Redraw the training GIF of an air_multimnist run from its saved arrays (run.json,
 snapshots.npz), without retraining.
 
-    python3 make_air_multimnist_gif.py [RUN_DIR]      (default runs/air_multimnist)
+    python3 make_air_multimnist_gif.py [RUN_DIR] [--fps F] [--upscale N]
 """
 
-import argparse
 import os
 import sys
 
-# Drop this folder from sys.path so `import air_multimnist` finds the package, not the script.
+# Run from inside its folder, Python puts the folder first on sys.path and `import air_multimnist` would
+# find the script air_multimnist.py instead of the package: drop the folder (the repository root is the
+# fallback for a clone that was never pip-installed).
 _HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path[:] = [p for p in sys.path if os.path.abspath(p or os.curdir) != _HERE]
 sys.path.append(os.path.dirname(_HERE))
 
-from common.cli import UsageError, run_main  # noqa: E402
-
-PROG = "make_air_multimnist_gif.py"
-DEFAULT_RUN_DIR = "runs/air_multimnist"
+from common.cli import positive_float, positive_int, redraw_script  # noqa: E402
 
 
-def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(prog=PROG, description="Redraw the training GIF of an air_multimnist run.")
-    parser.add_argument("run_dir", nargs="?", default=DEFAULT_RUN_DIR,
-                        help=f"run directory written by air_multimnist.py --out (default {DEFAULT_RUN_DIR})")
-    args = parser.parse_args(argv)
+def _args(p):
+    p.add_argument("--fps", type=positive_float, default=3.0, help="frames per second (default 3)")
+    p.add_argument("--upscale", type=positive_int, default=2, help="pixel magnification (default 2)")
+
+
+def _draw(args):
     from air_multimnist.viz import make_gif
-    try:
-        out = make_gif(args.run_dir)
-    except (KeyError, ValueError) as e:
-        raise UsageError(f"{args.run_dir}: not a complete air_multimnist run ({e})") from None
-    for p in (out if isinstance(out, list) else [out]):
-        print(p)
-    return 0
+    out = make_gif(args.run_dir, fps=args.fps, upscale=args.upscale)
+    return out if isinstance(out, list) else [out]
 
 
 if __name__ == "__main__":
-    sys.exit(run_main(main, prog=PROG))
+    sys.exit(redraw_script("make_air_multimnist_gif.py", "Write training.gif into an air_multimnist run "
+                           "directory.", _draw, default_dir="runs/air_multimnist", add_args=_args))

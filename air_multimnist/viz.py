@@ -223,7 +223,7 @@ def make_gif(run_dir, *, fps: float = 3.0, upscale: int = 2) -> Path:
     out, rec, sn = _read(run_dir, SNAPSHOTS)
     T = _T(rec)
     imgs, rec_s, boxes = sn["images"], sn["recon"].astype(np.float32), sn["window_boxes"]
-    E, S, C = rec_s.shape[0], imgs.shape[0], imgs.shape[-1]
+    E, S = rec_s.shape[0], imgs.shape[0]
     cols = np.asarray(SLOT_COLOURS, dtype=float)[:T, :3]
     frames = []
     for e in range(E):

@@ -153,3 +153,32 @@ def typed_command(package: str, prog: str, argv: Sequence[str] | None) -> str:
     else:
         head = [Path(script).name]
     return shlex.join([*head, *sys.argv[1:]])
+
+
+def redraw_script(prog: str, description: str, draw: Callable[[argparse.Namespace], Sequence],
+                  *, default_dir: str, add_args: Callable[[argparse.ArgumentParser], None] | None = None,
+                  argv: Sequence[str] | None = None) -> int:
+    """The whole of a ``visualize_<paper>.py`` / ``make_<paper>_gif.py`` script.
+
+    Parses ``run_dir`` (default ``default_dir``) and the script's own flags (``add_args``), calls
+    ``draw(args)`` -> the paths written, prints them. A run directory that is missing, incomplete
+    or of another paper is a one-line error with exit code 2, never a traceback.
+    """
+    def main(args_in):
+        parser = argparse.ArgumentParser(prog=prog, description=description, allow_abbrev=False)
+        parser.add_argument("run_dir", nargs="?", default=default_dir,
+                            help=f"the run directory to draw from (default {default_dir})")
+        if add_args is not None:
+            add_args(parser)
+        args = parser.parse_args(args_in)
+        from common.runs import RunLoadError
+        try:
+            paths = draw(args)
+        except (RunLoadError, KeyError, ValueError, OSError) as e:
+            if isinstance(e, (UsageError, RunDirError, FileNotFoundError)):
+                raise
+            raise UsageError(f"{args.run_dir}: not a complete run directory ({e})") from None
+        for p in paths:
+            print(p)
+        return 0
+    return run_main(main, argv, prog=prog)

@@ -5,8 +5,9 @@ The dataclass defaults are the `default` preset (a test checks it). Words follow
 
 from __future__ import annotations
 
-import dataclasses
 from dataclasses import dataclass
+
+from common.config import build_config
 
 __all__ = ["NEMConfig", "PRESETS", "QUICK_SIZES", "make_config"]
 
@@ -66,15 +67,7 @@ QUICK_SIZES = ("iterations", "hidden", "updates", "batch", "n_train", "n_valid",
 
 def make_config(preset: str = "default", **overrides) -> NEMConfig:
     """A preset with overrides applied (None values are ignored); validates every field."""
-    if preset not in PRESETS:
-        raise ValueError(f"unknown preset {preset!r}; choose one of {sorted(PRESETS)}")
-    fields = {f.name for f in dataclasses.fields(NEMConfig)}
-    unknown = set(overrides) - fields
-    if unknown:
-        raise ValueError(f"unknown config fields {sorted(unknown)}")
-    cfg = NEMConfig(**{**PRESETS[preset], **{k: v for k, v in overrides.items() if v is not None}})
-    _validate(cfg)
-    return cfg
+    return build_config(NEMConfig, PRESETS, _validate, preset, overrides)
 
 
 def _validate(c: NEMConfig) -> None:
