@@ -91,12 +91,20 @@ def summarize(out: str | Path, seeds: Sequence[int]) -> dict:
 
 
 def _run_one(paper: str, seed: int, out: Path, extra: Sequence[str], log_dir: Path) -> int:
-    cmd = [sys.executable, str(ROOT / paper / f"{paper}.py"), "--seed", str(seed), "--threads", "1",
-           "--out", str(run_dir_of(out, seed)), *extra]
+    """One seed as the README types it: from the repository root, script and --out relative to it
+    (so run.json records the command a user can type again)."""
+    run_dir = run_dir_of(out, seed).resolve()
+    try:
+        run_dir = run_dir.relative_to(ROOT)
+    except ValueError:
+        pass                                   # a sweep outside the repository keeps its absolute path
+    cmd = ["python3", f"{paper}/{paper}.py", "--seed", str(seed), "--threads", "1", "--out", str(run_dir),
+           *extra]
     log = log_dir / f"{run_dir_of(out, seed).name}.log"
     print(f"sweep: seed {seed}: {shlex.join(cmd)}  (log: {log})", file=sys.stderr)
     with open(log, "w") as f:
-        return subprocess.run(cmd, stdout=f, stderr=subprocess.STDOUT).returncode
+        return subprocess.run([sys.executable, *cmd[1:]], cwd=ROOT, stdout=f,
+                              stderr=subprocess.STDOUT).returncode
 
 
 def _seed_list(text: str) -> list[int]:
