@@ -1,6 +1,6 @@
 """Command line of Reconstruction Clustering: for each dataset, data -> DAE (preset chosen on
 validation) -> RC on the test images -> baselines on the same images -> K sweep -> run.json,
-weights, trace, figures; then a summary table over the datasets."""
+weights, trace; then a summary table over the datasets and the figures (``viz``)."""
 
 from __future__ import annotations
 
@@ -13,30 +13,24 @@ from typing import Sequence
 
 import numpy as np
 
-from common.baselines import connected_components, kmeans_coords, random_labels
 from common.cli import UsageError, add_common_args, positive_int, positive_int_list, run_main, setup_threads
-from common.metrics import grouping_score
-from common.rc_datasets import DATASETS, THESIS_K, make_rc_dataset
-from common.runs import atomic_write_json, load_weights, prepare_out_dir, read_run, write_run
+from common.runs import (atomic_write_json, claim_out_dir, load_weights, prepare_out_dir, read_run,
+                         write_run)
 
-from .config import QUICK, THESIS_CONFIGS, DAEConfig, preset
-from .dae import TrainResult
-from .experiment import THESIS_INFERENCE, TRAIN_ON, default_e_step, evaluate, fit_dae, select_inference
-from .rc import E_STEPS
+from .config import (E_STEPS, INFERENCE_CHOICES, PRESETS, QUICK_DAE, THESIS_AMI, THESIS_CONFIGS, TRAIN_ON,
+                     DAEConfig, RCConfig, dae_preset, make_config)
+from .data import DATASETS, THESIS_K, make_rc_dataset
+from .evaluate import (THESIS_INFERENCE, baselines, confidence, evaluate, novel_objects_trace, pick_examples,
+                       select_inference)
+from .train import TrainResult, fit_dae
 
 PROG = "reconstruction_clustering.py"
+PAPER = "reconstruction_clustering"
 SEARCH_DIR = Path(__file__).resolve().parent / "results" / "search"   # the committed search records
-N_TRACE = 64                                    # test images whose full gamma/psi trace is saved
+N_TRACE = 8                                     # test images whose full gamma trace is saved (the GIF)
 SWEEP_K = (2, 3, 4, 5, 6, 8, 12)                # Fig. 4.7a
-
-# Thesis AMI at its K (Fig. 4.7a / Table 4.1; multi-object DAEs: Sec. 4.4.5), selected on test.
-THESIS_AMI = {
-    "single": {"bars": 0.952, "corners": 0.854, "shapes": 0.929, "multi_mnist": 0.652,
-               "mnist_shape": 0.546, "simple_superposition": 0.890},
-    "multi": {"bars": 0.852, "corners": 0.704, "shapes": 0.777, "multi_mnist": 0.614, "mnist_shape": 0.260},
-}
 NO_HELD_OUT = ("simple_superposition",)          # its validation pairs are test pairs
-QUICK_SIZES = dict(n_single=1000, n_multi_train=300, n_valid=100, n_test=100)
+WEIGHTS_DTYPE = np.float16                       # the committed DAE weights (see round_weights)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -45,16 +39,18 @@ def build_parser() -> argparse.ArgumentParser:
         epilog="DAE configurations come from the presets chosen by `python -m reconstruction_clustering.search` "
                "on validation AMI; flags below override parts of them.")
     add_common_args(p, default_out="runs/reconstruction_clustering")
+    p.add_argument("--preset", choices=sorted(PRESETS), default=None,
+                   help="run configuration (default: 'default'; --quick selects 'quick')")
     p.add_argument("--dataset", default="all", choices=("all",) + DATASETS)
     p.add_argument("--K", type=positive_int, default=None, help="slots (default: the thesis K of each dataset)")
-    p.add_argument("--iterations", type=positive_int, default=10, help="RC iterations (thesis: 10)")
-    p.add_argument("--train-on", choices=TRAIN_ON, default="single",
-                   help="DAE training images: single objects (thesis main result) or multi-object images")
+    p.add_argument("--iterations", type=positive_int, default=None, help="RC iterations (default 10, the thesis)")
+    p.add_argument("--train-on", choices=TRAIN_ON, default=None,
+                   help="DAE training images: single objects (default; thesis main result) or multi-object images")
     p.add_argument("--e-step", choices=E_STEPS, default=None,
                    help="soft (default with --train-on single) or hard (default with --train-on multi)")
-    p.add_argument("--dae-config", choices=("preset", "thesis"), default="preset",
-                   help="our validation-chosen presets, or the thesis's Table 4.1/4.2 settings (SGD)")
-    p.add_argument("--inference", choices=("select", "thesis"), default=None,
+    p.add_argument("--dae-config", choices=("preset", "thesis"), default=None,
+                   help="our validation-chosen presets (default), or the thesis's Table 4.1/4.2 settings (SGD)")
+    p.add_argument("--inference", choices=INFERENCE_CHOICES, default=None,
                    help="RC's gamma_0 and restarts: chosen per run on validation AMI from a small grid "
                         "(default), or the thesis's procedure (random gamma_0, one run; default with "
                         "--quick, to keep the smoke test short)")
@@ -67,9 +63,28 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
-def load_dae(root, name: str, args) -> tuple[DAEConfig, TrainResult, str]:
+def config_from_args(args) -> RCConfig:
+    name = args.preset or ("quick" if args.quick else "default")
+    dae_config = args.dae_config if args.dae_config else None
+    if name == "quick" and dae_config is None:
+        dae_config = "quick"
+    try:
+        return make_config(name, train_on=args.train_on, K=args.K, iterations=args.iterations,
+                           e_step=args.e_step, dae_config=dae_config, inference=args.inference)
+    except ValueError as e:
+        raise UsageError(str(e)) from None
+
+
+def round_weights(params: dict) -> dict:
+    """The DAE as committed: every weight rounded to float16 (half the bytes), computed in float32.
+    Every number of a run is that of these rounded weights, so a loaded run reproduces its record;
+    ``test_ami_max_float32_weights`` says what the rounding cost."""
+    return {k: v.astype(WEIGHTS_DTYPE).astype(np.float32) for k, v in params.items()}
+
+
+def load_dae(root, name: str, cfg: RCConfig, seed: int) -> tuple[DAEConfig, TrainResult, str]:
     """The DAE of an earlier run of ``name`` under ``root``: (its config, a TrainResult with its
-    weights, history and early-stopping figures (seconds = 0: nothing was trained), where its
+    weights, history and early-stopping figures (train_time_s: the original training's), where its
     config came from).
 
     The earlier run must share the seed (the MNIST digit split, and so which digits are unseen at
@@ -80,98 +95,87 @@ def load_dae(root, name: str, args) -> tuple[DAEConfig, TrainResult, str]:
         rec = read_run(run_dir)
     except (ValueError, FileNotFoundError) as e:
         raise UsageError(f"--dae-from: {e}") from None
-    if rec.get("paper") != "reconstruction_clustering":
-        raise UsageError(f"--dae-from: {run_dir} is not a reconstruction_clustering run")
+    if rec.get("paper") != PAPER:
+        raise UsageError(f"--dae-from: {run_dir} is not a {PAPER} run")
     c, m = rec["config"], rec["metrics"]
-    mine = {"seed": args.seed, "train_on": args.train_on, "quick": args.quick}
-    theirs = {"seed": rec["seed"], "train_on": c["train_on"], "quick": c["dae_config_source"] == "quick"}
+    mine = {"seed": seed, "train_on": cfg.train_on, "sizes": cfg.data_sizes}
+    theirs = {"seed": rec["seed"], "train_on": c.get("train_on"), "sizes": (rec.get("data") or {}).get("sizes")}
     if mine != theirs:
         raise UsageError(f"--dae-from: {run_dir} was made with {theirs}, this run is {mine}")
     try:
         params = load_weights(run_dir / "weights.npz")
     except FileNotFoundError as e:
-        raise UsageError(f"--dae-from: {e} (weights are not committed; use a root you ran yourself)") from None
+        raise UsageError(f"--dae-from: {e}") from None
+    params = {k: v.astype(np.float32) for k, v in params.items()}
     # A loaded run keeps its original training time and source, so a record loaded from itself
-    # (--out equal to --dae-from) still says how its DAE was made.
+    # still says how its DAE was made.
     return DAEConfig(**c["dae"]), TrainResult(
-        params=params, history=rec["history"], best_epoch=m["dae_best_epoch"],
+        params=params, history=rec["history"], best_epoch=m["best_epoch"],
         best_valid_loss=m["dae_valid_loss"], epochs_run=m["dae_epochs_run"],
-        seconds=m["dae_train_time_s"]), c["dae_config_source"]
+        train_time_s=m["train_time_s"]), c["dae_config_source"]
 
 
-def _baselines(images, labels, K: int, seed: int) -> dict:
-    rng = np.random.default_rng(np.random.SeedSequence([seed, 2]))
-    out = {}
-    for name, pred in ((f"kmeans_coords_K{K}", kmeans_coords(images, K, rng)),
-                       ("connected_components_8", connected_components(images, 8)),
-                       (f"random_K{K}", random_labels(images, K, rng))):
-        out[name] = {"ami_max": grouping_score(labels, pred)[0],
-                     "ami_arithmetic": grouping_score(labels, pred, normalizer="arithmetic")[0]}
-    return out
-
-
-def _confidence(gamma: np.ndarray, labels: np.ndarray) -> np.ndarray:
-    """Thesis Fig. 4.8: mean over evaluated pixels of max_k gamma, per image. gamma: (n, K, D)."""
-    m = labels.reshape(len(labels), -1) > 0
-    g = gamma.max(axis=1)
-    return np.where(m.any(1), (g * m).sum(1) / np.maximum(m.sum(1), 1), np.nan)
-
-
-def run_dataset(name: str, args, out_root: Path, argv: Sequence[str]) -> dict:
-    start = time.perf_counter()
-    out = prepare_out_dir(out_root / name)
-    data = make_rc_dataset(name, args.seed, **(QUICK_SIZES if args.quick else {}))
-    K = args.K or THESIS_K[name]
-    e_kind = args.e_step or default_e_step(args.train_on)
-    source = "quick" if args.quick else args.dae_config
-    if args.dae_from:
-        cfg, res, source = load_dae(args.dae_from, name, args)
-    elif args.quick:
-        cfg = QUICK
-    elif args.dae_config == "thesis":
-        cfg = THESIS_CONFIGS[args.train_on].get(name)
-        if cfg is None:
+def dae_config(name: str, cfg: RCConfig) -> DAEConfig:
+    if cfg.dae_config == "quick":
+        return QUICK_DAE
+    if cfg.dae_config == "thesis":
+        c = THESIS_CONFIGS[cfg.train_on].get(name)
+        if c is None:
             raise UsageError(f"the thesis has no multi-object DAE for {name}")
+        return c
+    return dae_preset(name, cfg.train_on)
+
+
+def run_dataset(name: str, cfg: RCConfig, args, out_root: Path, argv: Sequence[str]) -> dict:
+    start = time.perf_counter()
+    seed = args.seed
+    out = prepare_out_dir(out_root / name)
+    data = make_rc_dataset(name, seed, **cfg.data_sizes)
+    K = cfg.K or THESIS_K[name]
+    e_kind = cfg.e_step_kind
+    if args.dae_from:
+        dcfg, res, source = load_dae(args.dae_from, name, cfg, seed)
     else:
-        cfg = preset(name, args.train_on)
-    n_train = len(data.single["train"] if args.train_on == "single" else data.multi["train"])
-    print(f"[{name}] DAE {cfg.hidden} {cfg.activation}, noise {cfg.noise}, {cfg.optimizer} lr {cfg.lr:g}, "
-          f"trained on {args.train_on}-object images ({n_train})"
+        dcfg, source = dae_config(name, cfg), cfg.dae_config
+    n_train = len(data.single["train"] if cfg.train_on == "single" else data.multi["train"])
+    print(f"[{name}] DAE {dcfg.hidden} {dcfg.activation}, noise {dcfg.noise}, {dcfg.optimizer} lr {dcfg.lr:g}, "
+          f"trained on {cfg.train_on}-object images ({n_train})"
           + (f", loaded from {args.dae_from}" if args.dae_from else ""), file=sys.stderr)
     if not args.dae_from:
-        res = fit_dae(data, cfg, args.train_on, np.random.default_rng(np.random.SeedSequence([args.seed, 0])))
+        res = fit_dae(data, dcfg, cfg.train_on, np.random.default_rng(np.random.SeedSequence([seed, 0])))
+    params32 = res.params
+    params = round_weights(res.params)
+    act = dcfg.activation
     test, valid = data.multi["test"], data.multi["valid"]
-    val_seq, test_seq = np.random.SeedSequence([args.seed, 3]), np.random.SeedSequence([args.seed, 1])
+    val_seq, test_seq = np.random.SeedSequence([seed, 3]), np.random.SeedSequence([seed, 1])
+    rc = dict(K=K, iterations=cfg.iterations, e_step_kind=e_kind)
     # gamma_0 and restarts chosen on validation AMI. Not for simple superposition: its "validation"
     # pairs are drawn from the 120 test pairs, so choosing on them would be choosing on test.
-    select = args.inference == "select" and name not in NO_HELD_OUT
+    select = cfg.inference == "select" and name not in NO_HELD_OUT
     if select:
-        inf, inf_table = select_inference(res.params, cfg.activation, valid.images, valid.labels, K=K,
-                                          iterations=args.iterations, e_step_kind=e_kind, seed_seq=val_seq)
+        inf, inf_table = select_inference(params, act, valid.images, valid.labels, seed_seq=val_seq, **rc)
         valid_ami = max(r["valid_ami_max"] for r in inf_table)
         valid_ami_thesis = inf_table[0]["valid_ami_max"]
     else:
         inf, inf_table = dict(THESIS_INFERENCE), []
-        valid_ami = valid_ami_thesis = evaluate(res.params, cfg.activation, valid.images, valid.labels,
-                                                K=K, iterations=args.iterations, e_step_kind=e_kind,
-                                                rng=np.random.default_rng(val_seq))[0]["ami_max"]
-    scores, trace = evaluate(res.params, cfg.activation, test.images, test.labels, K=K,
-                             iterations=args.iterations, e_step_kind=e_kind,
-                             rng=np.random.default_rng(test_seq), keep=N_TRACE, inference=inf)
+        valid_ami = valid_ami_thesis = evaluate(params, act, valid.images, valid.labels,
+                                                rng=np.random.default_rng(val_seq), **rc)[0]["ami_max"]
+    scores, trace = evaluate(params, act, test.images, test.labels, rng=np.random.default_rng(test_seq),
+                             keep=N_TRACE, inference=inf, **rc)
     thesis_scores = scores if inf == THESIS_INFERENCE else evaluate(
-        res.params, cfg.activation, test.images, test.labels, K=K, iterations=args.iterations,
-        e_step_kind=e_kind, rng=np.random.default_rng(test_seq))[0]
-    base = _baselines(test.images, test.labels, K, args.seed)
+        params, act, test.images, test.labels, rng=np.random.default_rng(test_seq), **rc)[0]
+    f32 = evaluate(params32, act, test.images, test.labels, rng=np.random.default_rng(test_seq),
+                   inference=inf, **rc)[0]
+    base = baselines(test.images, test.labels, K, seed)
     sweep = []
     ks = args.sweep_K if args.sweep_K is not None else (tuple(sorted({2, K})) if args.quick else SWEEP_K)
     for k in ks:
-        s, _ = evaluate(res.params, cfg.activation, test.images, test.labels, K=k, iterations=args.iterations,
-                        e_step_kind=e_kind, rng=np.random.default_rng(np.random.SeedSequence([args.seed, 4, k])),
-                        inference=inf)
+        s, _ = evaluate(params, act, test.images, test.labels, K=k, iterations=cfg.iterations, e_step_kind=e_kind,
+                        rng=np.random.default_rng(np.random.SeedSequence([seed, 4, k])), inference=inf)
         sweep.append({"K": k, "ami_max": s["ami_max"], "ami_arithmetic": s["ami_arithmetic"],
                       "loglik_per_iteration_mean": s["loglik_per_iteration_mean"],
                       "loglik_per_iteration_std": s["loglik_per_iteration_std"]})
-    conf = _confidence(trace.gamma, test.labels)
+    conf = confidence(trace.gamma, test.labels)
     metrics = {
         "test_ami_max": scores["ami_max"], "test_ami_arithmetic": scores["ami_arithmetic"],
         "test_ami_max_per_iteration": scores["ami_max_per_iteration"],
@@ -183,10 +187,11 @@ def run_dataset(name: str, args, out_root: Path, argv: Sequence[str]) -> dict:
         "rc_inference": inf, "rc_inference_selection": inf_table,
         "test_ami_max_thesis_inference": thesis_scores["ami_max"],
         "test_ami_arithmetic_thesis_inference": thesis_scores["ami_arithmetic"],
-        "K": K, "iterations": args.iterations, "e_step": e_kind, "train_on": args.train_on,
-        "dae_valid_loss": res.best_valid_loss, "dae_best_epoch": res.best_epoch, "dae_epochs_run": res.epochs_run,
-        "dae_train_time_s": res.seconds, "ami_vs_K": sweep,
-        "thesis_ami": THESIS_AMI[args.train_on].get(name),
+        "test_ami_max_float32_weights": f32["ami_max"],
+        "K": K, "iterations": cfg.iterations, "e_step": e_kind, "train_on": cfg.train_on,
+        "dae_valid_loss": res.best_valid_loss, "best_epoch": res.best_epoch, "dae_epochs_run": res.epochs_run,
+        "train_time_s": res.train_time_s, "ami_vs_K": sweep,
+        "thesis_ami": THESIS_AMI[cfg.train_on].get(name),
         "selection": ("DAE: the epoch with the lowest validation denoising loss (early stopping); "
                       "hyperparameters: the preset chosen by the random search on validation AMI; "
                       + ("RC gamma_0 and restarts: the INFERENCE_GRID entry with the best validation AMI"
@@ -194,32 +199,63 @@ def run_dataset(name: str, args, out_root: Path, argv: Sequence[str]) -> dict:
                          + (", not chosen: this dataset has no held-out images" if name in NO_HELD_OUT
                             else ""))),
     }
-    np.savez_compressed(out / "trace.npz", images=test.images[:N_TRACE], gammas=trace.gammas, psis=trace.psis,
-                        preds=trace.pred.astype(np.int8), labels_all=test.labels,
-                        images_all=test.images.astype(np.uint8), loglik=trace.loglik.astype(np.float32))
-    notes = "--quick smoke test: tiny DAE and data, the numbers are not results." if args.quick else ""
-    write_run(out, paper="reconstruction_clustering", seed=args.seed,
-              config={"dataset": name, "dae": cfg,
-                      "dae_config_source": source,
+    save_trace(out, test, trace, scores)
+    notes = ("--quick smoke test: tiny DAE and data, the numbers are not results. " if args.quick else "") + \
+        "weights.npz holds the DAE in float16; every metric is of those weights (float32 weights: " \
+        "test_ami_max_float32_weights)."
+    write_run(out, paper=PAPER, seed=seed,
+              config={"dataset": name, "preset": args.preset or ("quick" if args.quick else "default"),
+                      "dae": dcfg, "dae_config_source": source,
                       "dae_loaded_from": str(args.dae_from) if args.dae_from else None,
-                      "K": K, "iterations": args.iterations, "e_step": e_kind, "train_on": args.train_on,
-                      "inference": args.inference},
+                      "K": K, "iterations": cfg.iterations, "e_step": e_kind, "train_on": cfg.train_on,
+                      "inference": cfg.inference},
               history=res.history, metrics=metrics, baselines=base, wall_time_s=time.perf_counter() - start,
-              weights=res.params, command=shlex.join([PROG, *argv]), notes=notes)
+              weights={k: v.astype(WEIGHTS_DTYPE) for k, v in params.items()},
+              command=shlex.join([PROG, *argv]), notes=notes,
+              extra={"data": {"dataset": name, "mnist": data.mnist, "canvas": list(data.shape),
+                              "sizes": cfg.data_sizes}})
     if not args.no_figures:
         from .viz import make_dataset_figures
         make_dataset_figures(out)
     km = base[f"kmeans_coords_K{K}"]["ami_max"]
     row = {"dataset": name, "K": K, "ami_max": scores["ami_max"], "ami_arithmetic": scores["ami_arithmetic"],
            "ami_max_thesis_inference": thesis_scores["ami_max"], "inference": _inf_label(inf),
-           "thesis": THESIS_AMI[args.train_on].get(name), "kmeans_coords": km,
+           "thesis": THESIS_AMI[cfg.train_on].get(name), "kmeans_coords": km,
            "connected_components": base["connected_components_8"]["ami_max"],
            "random": base[f"random_K{K}"]["ami_max"], "test_images": len(test),
            "wall_time_s": time.perf_counter() - start}
     print(f"[{name}] test AMI(max) {scores['ami_max']:.3f} (arith {scores['ami_arithmetic']:.3f}) at K={K} "
           f"with RC inference {row['inference']} (thesis inference {thesis_scores['ami_max']:.3f}); "
           f"thesis {row['thesis']}; k-means on coordinates {km:.3f}; {row['wall_time_s']:.0f} s", file=sys.stderr)
+    if name == "multi_mnist":
+        arrays = novel_objects_trace(params, act, e_step_kind=e_kind, inference=inf, seed=seed,
+                                     iterations=cfg.iterations)
+        np.savez_compressed(out_root / "novel_objects.npz", **arrays)
     return row
+
+
+def save_trace(out: Path, test, trace, scores: dict) -> Path:
+    """trace.npz: the arrays the per-dataset figures and the GIF draw (small; committed).
+
+    images (N_TRACE, H, W) uint8 and, for them, gammas (T+1, N_TRACE, K, D) (index 0 = gamma_0) and
+    psi_last (N_TRACE, K, D), both stored as round(255 p) uint8 (``viz.QUANTISED``); the six
+    examples spanning the score range of ALL test images (Figs. 4.8-4.10): examples (6,) test
+    indices, example_scores (6,), example_images (6, H, W) uint8, example_labels (6, H, W) int16,
+    example_preds (T+1, 6, D) int8 slot per ink pixel (-1 on background), example_loglik (T, 6).
+    """
+    def q(p):
+        return np.round(np.clip(p, 0.0, 1.0) * 255.0).astype(np.uint8)
+    per = np.asarray(scores["per_image_max"], np.float64)
+    idx = pick_examples(per)
+    ink = test.images[idx].reshape(len(idx), -1) > 0.5
+    path = out / "trace.npz"
+    np.savez_compressed(path, images=test.images[:N_TRACE].astype(np.uint8), gammas=q(trace.gammas),
+                        psi_last=q(trace.psis[-1]), examples=idx.astype(np.int64), example_scores=per[idx],
+                        example_images=test.images[idx].astype(np.uint8),
+                        example_labels=test.labels[idx].astype(np.int16),
+                        example_preds=np.where(ink[None], trace.pred[:, idx], -1).astype(np.int8),
+                        example_loglik=trace.loglik[:, idx].astype(np.float32))
+    return path
 
 
 def _inf_label(inf: dict) -> str:
@@ -243,23 +279,22 @@ def summary_table(rows: list[dict]) -> str:
 def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     args = build_parser().parse_args(argv)
-    if args.inference is None:
-        args.inference = "thesis" if args.quick else "select"
-    if args.dae_from and args.dae_config != "preset":
+    if args.dae_from and args.dae_config:
         raise UsageError("--dae-from loads a trained DAE with its own configuration; drop --dae-config")
+    cfg = config_from_args(args)
     setup_threads(args.threads)
+    out_root = claim_out_dir(args.out, force=args.force)
     start = time.perf_counter()
-    out_root = prepare_out_dir(args.out)
     names = list(DATASETS) if args.dataset == "all" else [args.dataset]
-    if args.train_on == "multi" and args.dataset == "all":
+    if cfg.train_on == "multi" and args.dataset == "all":
         names = [n for n in names if n in THESIS_AMI["multi"]]
     if args.dae_from:                       # every DAE must load before any dataset runs
         for n in names:
-            load_dae(args.dae_from, n, args)
-    rows = [run_dataset(n, args, out_root, argv) for n in names]
+            load_dae(args.dae_from, n, cfg, args.seed)
+    rows = [run_dataset(n, cfg, args, out_root, argv) for n in names]
     table = summary_table(rows)
     atomic_write_json(out_root / "summary.json", {"rows": rows, "command": shlex.join([PROG, *argv]),
-                                                  "seed": args.seed, "quick": args.quick,
+                                                  "seed": args.seed, "quick": args.quick, "config": cfg,
                                                   "wall_time_s": time.perf_counter() - start})
     (out_root / "summary.md").write_text(table + "\n")
     if not args.no_figures:

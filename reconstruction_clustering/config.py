@@ -1,9 +1,17 @@
-"""DAE configurations of Reconstruction Clustering as a dataclass, with per-dataset presets.
+"""Configurations of Reconstruction Clustering.
 
-``PRESETS[dataset][train_on]`` holds the configuration chosen by the random search
-(``python -m reconstruction_clustering.search``) on VALIDATION AMI; the search records it came
-from are committed in ``results/search/``. ``THESIS_CONFIGS`` are the thesis's Table 4.1 / 4.2
-settings (selected on test, trained with SGD), kept for comparison.
+Two levels, each a frozen dataclass:
+
+- ``RCConfig``: one run of the CLI (which images the DAE learns from, K, RC iterations, E-step,
+  how RC's gamma_0 is chosen, data sizes). ``PRESETS`` = {"default", "quick"}; the dataclass
+  defaults equal ``PRESETS["default"]``; ``make_config(preset, **overrides)``.
+- ``DAEConfig``: the denoising autoencoder of one dataset. ``DAE_PRESETS[train_on][dataset]``
+  holds the configuration chosen by the random search (``python -m reconstruction_clustering.search``)
+  on VALIDATION AMI; the search records are committed in ``results/search/``. ``THESIS_CONFIGS``
+  are the thesis's Table 4.1 / 4.2 settings (selected on test, trained with SGD), kept for
+  comparison; ``QUICK_DAE`` is the smoke-test DAE.
+
+``THESIS_AMI`` holds the thesis's test AMI per dataset (docs/reference.md).
 """
 
 from __future__ import annotations
@@ -13,7 +21,8 @@ from dataclasses import dataclass
 
 from common.layers import ACTIVATIONS
 
-__all__ = ["DAEConfig", "PRESETS", "THESIS_CONFIGS", "QUICK", "preset", "validate"]
+__all__ = ["DAEConfig", "DAE_PRESETS", "THESIS_CONFIGS", "QUICK_DAE", "dae_preset", "validate", "RCConfig",
+           "PRESETS", "make_config", "THESIS_AMI", "TRAIN_ON", "E_STEPS", "INFERENCE_CHOICES"]
 
 
 @dataclass(frozen=True)
@@ -77,7 +86,7 @@ THESIS_CONFIGS = {
 # 1,000 validation images. Longer training mostly hurts binding there (the DAE learns whole scenes);
 # only MNIST+shape's winner trains for 80 epochs.
 # simple_superposition has no held-out multi-object images to select on: the thesis architecture.
-PRESETS: dict[str, dict[str, DAEConfig]] = {
+DAE_PRESETS: dict[str, dict[str, DAEConfig]] = {
     "single": {
         "bars": DAEConfig(250, "sigmoid", 0.0, 0.0005375223274217196),
         "corners": DAEConfig(250, "tanh", 0.0, 0.0008488692156004065),
@@ -96,12 +105,91 @@ PRESETS: dict[str, dict[str, DAEConfig]] = {
 }
 
 # Smoke-test DAE: seconds, its numbers are not results.
-QUICK = DAEConfig(hidden=64, activation="relu", noise=0.1, lr=3e-3, max_epochs=3, patience=3)
+QUICK_DAE = DAEConfig(hidden=64, activation="relu", noise=0.1, lr=3e-3, max_epochs=3, patience=3)
 
 
-def preset(dataset: str, train_on: str = "single") -> DAEConfig:
-    if train_on not in PRESETS:
-        raise ValueError(f"train_on must be one of {sorted(PRESETS)}, got {train_on!r}")
-    if dataset not in PRESETS[train_on]:
-        raise ValueError(f"no preset for dataset {dataset!r}; choose one of {sorted(PRESETS[train_on])}")
-    return PRESETS[train_on][dataset]
+def dae_preset(dataset: str, train_on: str = "single") -> DAEConfig:
+    """The searched DAE configuration of ``dataset`` trained on ``train_on``-object images."""
+    if train_on not in DAE_PRESETS:
+        raise ValueError(f"train_on must be one of {sorted(DAE_PRESETS)}, got {train_on!r}")
+    if dataset not in DAE_PRESETS[train_on]:
+        raise ValueError(f"no preset for dataset {dataset!r}; choose one of {sorted(DAE_PRESETS[train_on])}")
+    return DAE_PRESETS[train_on][dataset]
+
+
+# Thesis AMI at its K (Fig. 4.7a / Table 4.1; multi-object DAEs: Sec. 4.4.5), selected on test.
+THESIS_AMI = {
+    "single": {"bars": 0.952, "corners": 0.854, "shapes": 0.929, "multi_mnist": 0.652,
+               "mnist_shape": 0.546, "simple_superposition": 0.890},
+    "multi": {"bars": 0.852, "corners": 0.704, "shapes": 0.777, "multi_mnist": 0.614, "mnist_shape": 0.260},
+}
+
+TRAIN_ON = ("single", "multi")
+E_STEPS = ("soft", "hard")
+INFERENCE_CHOICES = ("select", "thesis")
+
+
+@dataclass(frozen=True)
+class RCConfig:
+    """One run: for each dataset, DAE -> RC on the test images -> baselines -> K sweep.
+
+    train_on: the DAE learns single-object images (the thesis's main result) or multi-object ones.
+    K: slots (None = the thesis K of each dataset). iterations: RC iterations (thesis 10).
+    e_step: "soft" | "hard" | None (None = soft for single-object DAEs, hard for multi-object ones,
+        as in the thesis). dae_config: "preset" (searched on validation) | "thesis" | "quick".
+    inference: "select" (gamma_0 and restarts chosen on validation from ``evaluate.INFERENCE_GRID``)
+        or "thesis" (random gamma_0, one run).
+    n_single, n_multi_train, n_valid, n_test: data sizes (``data.make_rc_dataset``).
+    """
+    train_on: str = "single"
+    K: int | None = None
+    iterations: int = 10
+    e_step: str | None = None
+    dae_config: str = "preset"
+    inference: str = "select"
+    n_single: int = 10_000
+    n_multi_train: int = 5_000
+    n_valid: int = 1000
+    n_test: int = 1000
+
+    def __post_init__(self):
+        if self.train_on not in TRAIN_ON:
+            raise ValueError(f"train_on must be one of {TRAIN_ON}, got {self.train_on!r}")
+        if self.e_step is not None and self.e_step not in E_STEPS:
+            raise ValueError(f"e_step must be one of {E_STEPS}, got {self.e_step!r}")
+        if self.dae_config not in ("preset", "thesis", "quick"):
+            raise ValueError(f"dae_config must be preset, thesis or quick, got {self.dae_config!r}")
+        if self.inference not in INFERENCE_CHOICES:
+            raise ValueError(f"inference must be one of {INFERENCE_CHOICES}, got {self.inference!r}")
+        for name in ("iterations", "n_multi_train", "n_valid", "n_test"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
+        if self.K is not None and self.K < 1:
+            raise ValueError(f"K must be >= 1, got {self.K}")
+        if self.n_single < 2:
+            raise ValueError(f"n_single must be >= 2, got {self.n_single}")
+
+    @property
+    def e_step_kind(self) -> str:
+        """The E-step used: the thesis pairs single-object DAEs with soft, multi-object with hard."""
+        return self.e_step or ("soft" if self.train_on == "single" else "hard")
+
+    @property
+    def data_sizes(self) -> dict:
+        return {"n_single": self.n_single, "n_multi_train": self.n_multi_train, "n_valid": self.n_valid,
+                "n_test": self.n_test}
+
+
+PRESETS: dict[str, RCConfig] = {
+    "default": RCConfig(),
+    # Smoke test: tiny DAE (QUICK_DAE) and data, the thesis's inference; seconds, not results.
+    "quick": RCConfig(dae_config="quick", inference="thesis", n_single=1000, n_multi_train=300, n_valid=100,
+                      n_test=100),
+}
+
+
+def make_config(preset: str = "default", **overrides) -> RCConfig:
+    """``PRESETS[preset]`` with the given fields replaced (None values are ignored)."""
+    if preset not in PRESETS:
+        raise ValueError(f"unknown preset {preset!r}; choose one of {sorted(PRESETS)}")
+    return dataclasses.replace(PRESETS[preset], **{k: v for k, v in overrides.items() if v is not None})

@@ -9,7 +9,10 @@ multi-object validation images at the thesis K and scores AMI(max).
 
     python -m reconstruction_clustering.search --dataset shapes --runs 12 --seed 0
 
-writes ``<out>/<train_on>_<dataset>.json`` with every run and the chosen configuration.
+writes ``<out>/<train_on>_<dataset>.json`` with every run and the chosen configuration. ``--out``
+defaults to ``runs/reconstruction_clustering/search``, never to the committed records in
+``results/search/``; an existing record is replaced only with ``--force`` (``--extend`` and
+``--confirm-top`` update the record they read, in place).
 """
 
 from __future__ import annotations
@@ -26,11 +29,14 @@ from typing import Sequence
 import numpy as np
 
 from common.cli import UsageError, nonempty_positive_int_list, nonneg_int, positive_int, run_main, setup_threads
-from common.rc_datasets import DATASETS, THESIS_K, make_rc_dataset
 from common.runs import atomic_write_json, environment
 
-from .config import THESIS_CONFIGS, DAEConfig
-from .experiment import TRAIN_ON, default_e_step, evaluate, fit_dae
+from .config import THESIS_CONFIGS, TRAIN_ON, DAEConfig, RCConfig
+from .data import DATASETS, THESIS_K, make_rc_dataset
+from .evaluate import evaluate
+from .train import fit_dae
+
+DEFAULT_OUT = "runs/reconstruction_clustering/search"
 
 __all__ = ["ContinuationError", "sample_config", "search", "confirm", "main"]
 
@@ -61,7 +67,7 @@ def search(dataset: str, data, *, runs: int, seed: int, train_on: str = "single"
     """
     base = base or DAEConfig()
     rng = np.random.default_rng(np.random.SeedSequence([seed, 4242]))
-    K, e_kind = THESIS_K[dataset], default_e_step(train_on)
+    K, e_kind = THESIS_K[dataset], RCConfig(train_on=train_on).e_step_kind
     valid = data.multi["valid"]
     n = min(valid_images, len(valid))
     budget = {"max_epochs": base.max_epochs, "patience": base.patience, "optimizer": base.optimizer,
@@ -92,11 +98,11 @@ def search(dataset: str, data, *, runs: int, seed: int, train_on: str = "single"
                              iterations=iterations, e_step_kind=e_kind, rng=np.random.default_rng(seed))
         rec = {"run": r, "config": dataclasses.asdict(cfg), "valid_ami_max": scores["ami_max"],
                "valid_ami_arithmetic": scores["ami_arithmetic"], "valid_dae_loss": res.best_valid_loss,
-               "best_epoch": res.best_epoch, "epochs_run": res.epochs_run, "seconds": res.seconds}
+               "best_epoch": res.best_epoch, "epochs_run": res.epochs_run, "seconds": res.train_time_s}
         records.append(rec)
         log(f"[{dataset}/{train_on}] run {r:2d}: H={cfg.hidden:4d} {cfg.activation:7s} noise={cfg.noise:.1f} "
             f"lr={cfg.lr:.2e} -> valid AMI {scores['ami_max']:.3f}, DAE loss {res.best_valid_loss:.2f}, "
-            f"{res.epochs_run} ep, {res.seconds:.0f}s")
+            f"{res.epochs_run} ep, {res.train_time_s:.0f}s")
     finite = [r for r in records if np.isfinite(r["valid_ami_max"])]
     best = max(finite, key=lambda r: r["valid_ami_max"]) if finite else records[0]
     return {"dataset": dataset, "train_on": train_on, "seed": seed, "K": K, "e_step": e_kind,
@@ -137,7 +143,7 @@ def confirm(dataset: str, data, record: dict, *, top: int, epochs: int | Sequenc
                                  rng=np.random.default_rng(seed))
             rows.append({"run": r["run"], "config": dataclasses.asdict(cfg), "valid_ami_max": scores["ami_max"],
                          "search_valid_ami_max": r["valid_ami_max"], "best_epoch": res.best_epoch,
-                         "seconds": res.seconds})
+                         "seconds": res.train_time_s})
             log(f"[{dataset}] confirm run {r['run']:2d} at {e} epochs: valid AMI {scores['ami_max']:.3f} "
                 f"on {len(valid)} images (search: {r['valid_ami_max']:.3f})")
     finite = [r for r in rows if np.isfinite(r["valid_ami_max"])]
@@ -169,7 +175,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--confirm-epochs", type=nonempty_positive_int_list, default=(80,),
                    help="epoch budget(s) of the confirmation, comma-separated (default 80; '25,80' also "
                         "lets validation keep the search's training length)")
-    p.add_argument("--out", default=str(Path(__file__).resolve().parent / "results" / "search"))
+    p.add_argument("--out", default=DEFAULT_OUT,
+                   help=f"directory of the search records (default {DEFAULT_OUT}; the committed records "
+                        "are in reconstruction_clustering/results/search)")
+    p.add_argument("--force", action="store_true", help="replace an existing record of a fresh search")
     p.add_argument("--threads", type=positive_int, default=1)
     return p
 
@@ -190,6 +199,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.confirm_top and args.extend:
         raise UsageError("--confirm-top confirms an existing record; run --extend first, then --confirm-top")
     base = DAEConfig(optimizer=args.optimizer, max_epochs=args.max_epochs)
+    if not (args.extend or args.confirm_top or args.force):       # refuse before any work
+        for name in names:
+            path = out / f"{args.train_on}_{name}.json"
+            if path.exists():
+                raise UsageError(f"{path} already holds a search record; pass --force to replace it, "
+                                 "--extend to continue it, or choose another --out")
     for name in names:
         data = make_rc_dataset(name, args.seed)
         prev_path = out / f"{args.train_on}_{name}.json"

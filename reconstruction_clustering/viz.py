@@ -1,6 +1,7 @@
-"""Figures of Reconstruction Clustering, regenerated from saved run directories (no retraining).
+"""Figures of Reconstruction Clustering, drawn from SAVED ARRAYS only (run.json, trace.npz,
+novel_objects.npz); nothing here runs a model.
 
-Per dataset run directory (``<out>/<dataset>/``: run.json, trace.npz, weights.npz):
+Per dataset run directory (``<out>/<dataset>/``: run.json, trace.npz):
   scores_sorted.png     per-image test AMI and confidence, sorted by score (top of thesis Figs. 4.8-4.10)
   rc_iterations.png     six test images spanning the score range: input, assignments over the RC
                         iterations, ground truth (centre of Figs. 4.8-4.10)
@@ -11,7 +12,8 @@ Per dataset run directory (``<out>/<dataset>/``: run.json, trace.npz, weights.np
   dae_learning_curve.png
   rc_iterations.gif     the RC iterations on eight test images
 Across datasets (``make_summary_figures``): ami_vs_K.png (Fig. 4.7a), single_vs_multi.png
-(Fig. 4.12a), dae_loss_vs_ami.png (Fig. 4.11, from the search records), novel_objects.png (Fig. 4.14).
+(Fig. 4.12a), dae_loss_vs_ami.png (Fig. 4.11, from the search records), novel_objects.png (Fig. 4.14,
+from ``<root>/novel_objects.npz``, written by the CLI with the multi-MNIST DAE).
 """
 
 from __future__ import annotations
@@ -22,11 +24,15 @@ from pathlib import Path
 import numpy as np
 
 from common.plotting import colourise, image_grid, save_gif, soft_colourise, truth_colours
-from common.runs import load_weights, read_run
+from common.runs import read_run
+
+from .config import THESIS_AMI
 
 __all__ = ["make_dataset_figures", "make_gif", "make_summary_figures", "ami_vs_k_figure",
-           "single_vs_multi_figure", "loss_vs_ami_figure", "novel_objects_figure", "pick_examples",
-           "DATASET_FIGURES", "GIF_NAME"]
+           "single_vs_multi_figure", "loss_vs_ami_figure", "novel_objects_figure", "DATASET_FIGURES",
+           "GIF_NAME", "QUANTISED"]
+
+QUANTISED = ("gammas", "psi_last")       # trace.npz arrays stored as round(255 p), uint8
 
 DATASET_FIGURES = ("scores_sorted.png", "rc_iterations.png", "loglik_iterations.png", "loglik_vs_K.png",
                    "ami_per_iteration.png", "reconstructions.png", "dae_learning_curve.png")
@@ -50,6 +56,8 @@ def _load(run_dir) -> tuple[dict, dict]:
     rec = read_run(run_dir / "run.json")
     with np.load(run_dir / "trace.npz") as z:
         tr = {k: z[k] for k in z.files}
+    for k in QUANTISED:                                  # probabilities stored as uint8 0..255
+        tr[k] = tr[k].astype(np.float32) / 255.0
     return rec, tr
 
 
@@ -61,15 +69,6 @@ def _title(rec: dict, what: str) -> str:
     c = rec["config"]
     q = " (--quick: not a result)" if rec.get("notes", "").startswith("--quick") else ""
     return f"RC {c['dataset']}, K={c['K']}, {c['train_on']}-object DAE: {what}{q}"
-
-
-def pick_examples(scores: np.ndarray, n: int = 6) -> np.ndarray:
-    """Indices of n images spanning the score range (best to worst), NaN scores skipped."""
-    ok = np.flatnonzero(np.isfinite(scores))
-    if ok.size == 0:
-        return np.arange(min(n, scores.size))
-    order = ok[np.argsort(-scores[ok], kind="stable")]
-    return order[np.unique(np.round(np.linspace(0, order.size - 1, min(n, order.size))).astype(int))]
 
 
 def _iters(T: int) -> list[int]:
@@ -91,17 +90,11 @@ def _scores_sorted(out: Path, rec: dict) -> Path:
     return _save(fig, out / "scores_sorted.png")
 
 
-def _examples(rec: dict) -> tuple[np.ndarray, np.ndarray]:
-    """(indices, AMI) of six test images spanning the score range of ALL test images (Figs. 4.8-4.10)."""
-    scores = np.asarray(rec["metrics"]["test_per_image_ami_max"], float)
-    idx = pick_examples(scores)
-    return idx, scores[idx]
-
-
 def _rc_iterations(out: Path, rec: dict, tr: dict) -> Path:
     H, W = _hw(tr)
-    idx, scores = _examples(rec)
-    preds, images, labels = tr["preds"], tr["images_all"], tr["labels_all"]     # (T+1, n, D), (n, H, W)
+    scores = tr["example_scores"]
+    preds, images, labels = tr["example_preds"], tr["example_images"], tr["example_labels"]   # (T+1, 6, D), (6, H, W)
+    idx = range(len(scores))
     K = int(rec["metrics"]["K"])
     iters = _iters(preds.shape[0])
     rows = [[images[i] for i in idx]]
@@ -120,8 +113,8 @@ def _loglik_iterations(out: Path, rec: dict, tr: dict) -> Path:
     fig, ax = _figure()
     ax.plot(it, mu, color="k", label="test mean")
     ax.fill_between(it, mu - sd, mu + sd, color="k", alpha=0.15, label="± s.d.")
-    for i, a in zip(*_examples(rec)):
-        ax.plot(it, tr["loglik"][:, i], alpha=0.7, linewidth=1, label=f"example, AMI {a:.2f}")
+    for i, a in enumerate(tr["example_scores"]):
+        ax.plot(it, tr["example_loglik"][:, i], alpha=0.7, linewidth=1, label=f"example, AMI {a:.2f}")
     ax.set_xlabel("RC iteration")
     ax.set_ylabel("log-likelihood (nats per image)")
     ax.legend(fontsize=7)
@@ -163,13 +156,13 @@ def _ami_per_iteration(out: Path, rec: dict) -> Path:
 
 def _reconstructions(out: Path, rec: dict, tr: dict) -> Path:
     H, W = _hw(tr)
-    K = tr["psis"].shape[2]
+    K = tr["psi_last"].shape[1]
     n = min(6, len(tr["images"]))
     rows = []
     for i in range(n):
         g = tr["gammas"][-1, i].reshape(K, H, W)
         row = [tr["images"][i], soft_colourise(g, tr["images"][i])]
-        row += [tr["psis"][-1, i, k].reshape(H, W) for k in range(min(K, 12))]
+        row += [tr["psi_last"][i, k].reshape(H, W) for k in range(min(K, 12))]
         rows.append(row)
     return image_grid(rows, titles=["input", "gamma"] + [f"psi_{k + 1}" for k in range(min(K, 12))],
                       path=out / "reconstructions.png", suptitle=_title(rec, "per-slot reconstructions, last iteration"))
@@ -180,7 +173,7 @@ def _learning_curve(out: Path, rec: dict) -> Path:
     fig, ax = _figure()
     ax.plot(h["epoch"][1:], h["train_loss"][1:], label="train (noisy input)")
     ax.plot(h["epoch"], h["valid_loss"], label="validation (fixed noisy copy)")
-    best = rec["metrics"]["dae_best_epoch"]
+    best = rec["metrics"]["best_epoch"]
     ax.axvline(best, color="0.4", linestyle=":", label=f"kept: epoch {best}")
     ax.set_xlabel("epoch")
     ax.set_ylabel("denoising BCE (nats per image)")
@@ -246,7 +239,6 @@ def ami_vs_k_figure(root, path=None) -> Path:
 
 def single_vs_multi_figure(single_root, multi_root, path) -> Path:
     """Fig. 4.12a: test AMI of single- vs multi-object-trained DAEs, with the thesis values."""
-    from .cli import THESIS_AMI
     s, m = _dataset_runs(single_root), _dataset_runs(multi_root)
     names = [n for n in s if n in m]
     x = np.arange(len(names))
@@ -299,32 +291,19 @@ def loss_vs_ami_figure(search_dir, path, train_on: str = "single") -> Path:
     return _save(fig, Path(path))
 
 
-def novel_objects_figure(multi_mnist_run, path, *, seed: int = 0, iterations: int = 10) -> Path:
-    """Fig. 4.14: RC with the multi-MNIST DAE on objects it never saw (letters, circles, bars)."""
-    from common.novel_objects import novel_object_scenes
-    from .experiment import THESIS_INFERENCE
-    from .rc import run_rc
-    run_dir = Path(multi_mnist_run)
-    rec = read_run(run_dir / "run.json")
-    params = load_weights(run_dir / "weights.npz")
-    act = rec["config"]["dae"]["activation"]
-    scenes = novel_object_scenes(6, np.random.default_rng(seed), canvas=(48, 48))
-    K = int(scenes.labels.reshape(len(scenes.labels), -1).max(1).max())
-    inf = rec["metrics"].get("rc_inference") or THESIS_INFERENCE
-    tr = run_rc(scenes.images, params, act, K=K, iterations=iterations, rng=np.random.default_rng(seed),
-                keep=len(scenes.images), e_step_kind=rec["config"].get("e_step", "soft"),
-                init=inf["init"], width=inf["width_frac"] * scenes.images.shape[-1],
-                restarts=inf["restarts"])
-    from common.metrics import grouping_score
-    _, per = grouping_score(scenes.labels.reshape(len(scenes.labels), -1), tr.pred[-1])
-    H, W = scenes.images.shape[1:]
-    rows = [list(scenes.images)]
-    for t in _iters(tr.gammas.shape[0]):
-        rows.append([colourise(tr.gammas[t, i].argmax(0).reshape(H, W), scenes.images[i], K) for i in range(len(per))])
-    last = [tr.gammas[-1, i].argmax(0).reshape(H, W) for i in range(len(per))]
-    rows.append([truth_colours(scenes.labels[i], scenes.images[i], last[i], K) for i in range(len(per))])
+def novel_objects_figure(arrays_path, path) -> Path:
+    """Fig. 4.14: RC with the multi-MNIST DAE on objects it never saw (letters, circles, bars), from
+    the arrays ``evaluate.novel_objects_trace`` saved (``<root>/novel_objects.npz``)."""
+    with np.load(arrays_path) as z:
+        images, labels, preds, per, K = (z["images"].astype(np.float32), z["labels"], z["preds"], z["ami_max"],
+                                         int(z["K"]))
+    iters = _iters(preds.shape[0])
+    rows = [list(images)]
+    for t in iters:
+        rows.append([colourise(preds[t, i].astype(np.int64), images[i], K) for i in range(len(per))])
+    rows.append([truth_colours(labels[i], images[i], preds[-1, i].astype(np.int64), K) for i in range(len(per))])
     return image_grid(rows, titles=[f"AMI {a:.2f}" for a in per],
-                      row_labels=["input"] + [("init" if t == 0 else f"iter {t}") for t in _iters(tr.gammas.shape[0])] + ["truth"],
+                      row_labels=["input"] + [("init" if t == 0 else f"iter {t}") for t in iters] + ["truth"],
                       path=Path(path), suptitle="RC with the multi-MNIST DAE on novel objects (thesis Fig. 4.14)")
 
 
@@ -338,6 +317,6 @@ def make_summary_figures(root, *, multi_root=None, search_dir=None) -> list[Path
     train_on = train_on.pop() if len(train_on) == 1 else "single"
     if search_dir is not None and any(Path(search_dir).glob(f"{train_on}_*.json")):
         paths.append(loss_vs_ami_figure(search_dir, root / "dae_loss_vs_ami.png", train_on))
-    if (root / "multi_mnist" / "weights.npz").exists():
-        paths.append(novel_objects_figure(root / "multi_mnist", root / "novel_objects.png"))
+    if (root / "novel_objects.npz").exists():
+        paths.append(novel_objects_figure(root / "novel_objects.npz", root / "novel_objects.png"))
     return paths

@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from common.novel_objects import LETTERS, letter, novel_object_scenes, novel_sprites, ring
+from reconstruction_clustering.data import LETTERS, letter, novel_object_scenes, novel_sprites, ring
 
 
 def test_letters_are_distinct_scaled_bitmaps():

@@ -1,4 +1,4 @@
-"""The six Reconstruction Clustering datasets (common.rc_datasets) against their spec.
+"""The six Reconstruction Clustering datasets (reconstruction_clustering.data) against their spec.
 
 Digits come from a small synthetic MNIST (blobs with a faint rim, so cropping at > 0 and
 thresholding at 0.5 give different boxes); one smoke test uses the real bundled digits.
@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from common.mnist import MNISTData, MNISTError, load_mnist, part_indices
-from common.rc_datasets import (CANVAS, CORNER_SQUARE, CORNERS, DATASETS, SUPERPOSITION_PAIRS,
+from reconstruction_clustering.data import (CANVAS, CORNER_SQUARE, CORNERS, DATASETS, SUPERPOSITION_PAIRS,
                                 SUPERPOSITION_PATTERNS, THESIS_K, GroupedImages, RCDataset,
                                 make_rc_dataset, n_groups)
 from common.scenes import crop_to_ink

@@ -11,12 +11,16 @@ import numpy as np
 import pytest
 
 from common.gradcheck import check_gradients
-from common.metrics import grouping_score
-from reconstruction_clustering.config import PRESETS, THESIS_CONFIGS, DAEConfig, preset
+from common.seeding import initial_gamma
+from reconstruction_clustering.config import (DAE_PRESETS, PRESETS, THESIS_CONFIGS, DAEConfig, RCConfig,
+                                              dae_preset, make_config)
 from reconstruction_clustering.dae import (dae_loss_backward, dae_loss_forward, decode, encode, init_dae,
-                                           salt_and_pepper, train_dae)
-from reconstruction_clustering.rc import e_step, init_gamma, rc_scores, run_rc
+                                           salt_and_pepper)
+from reconstruction_clustering.data import DATASETS, make_rc_dataset
+from reconstruction_clustering.evaluate import rc_scores
+from reconstruction_clustering.model import e_step, run_rc
 from reconstruction_clustering.search import ContinuationError, confirm, sample_config, search
+from reconstruction_clustering.train import train_dae
 
 ROOT = Path(__file__).resolve().parents[1]
 SCRIPT = ROOT / "reconstruction_clustering" / "reconstruction_clustering.py"
@@ -81,10 +85,22 @@ def test_e_step_soft_hard_and_loglik():
         e_step(psi, x, "medium")
 
 
-def test_init_gamma_is_normalised():
-    g = init_gamma(4, 3, 20, np.random.default_rng(0))
-    assert g.shape == (4, 3, 20) and np.all(g >= 0)
-    np.testing.assert_allclose(g.sum(1), 1, rtol=1e-6)
+def test_rc_gamma_0_is_the_shared_initial_gamma():
+    """RC draws its gamma_0 with common.seeding.initial_gamma (float64 |N(0,1)|, as N-EM)."""
+    p = init_dae(16, 5, np.random.default_rng(0))
+    x = np.ones((4, 16), np.float32)
+    tr = run_rc(x, p, "relu", K=3, iterations=1, rng=np.random.default_rng(7), keep=4)
+    np.testing.assert_array_equal(tr.gammas[0], initial_gamma(4, 3, 16, np.random.default_rng(7)))
+
+
+def test_config_defaults_are_the_default_preset():
+    assert RCConfig() == PRESETS["default"] and make_config("quick").dae_config == "quick"
+    assert make_config(K=4, iterations=None).K == 4
+    assert RCConfig(train_on="multi").e_step_kind == "hard" and RCConfig().e_step_kind == "soft"
+    with pytest.raises(ValueError, match="preset"):
+        make_config("huge")
+    with pytest.raises(ValueError, match="inference"):
+        RCConfig(inference="magic")
 
 
 def _toy_dae():
@@ -119,7 +135,7 @@ def test_rc_is_vectorised_chunk_invariant_and_deterministic():
     np.testing.assert_allclose(a.gammas, b.gammas)
     np.testing.assert_allclose(a.loglik, b.loglik, rtol=1e-6)
     # One image at a time by hand: R-step then E-step.
-    g = init_gamma(7, 3, 16, np.random.default_rng(4))[2]
+    g = initial_gamma(7, 3, 16, np.random.default_rng(4))[2]
     for _ in range(3):
         z, _ = encode(g * x[2], p, "tanh")
         (_, psi), _ = decode(z, p)
@@ -145,21 +161,24 @@ def test_rc_restarts_keep_the_most_likely_run_per_image():
         run_rc(x, p, "tanh", K=3, rng=rng, restarts=0)
 
 
-def test_rc_ink_init_is_a_normalised_spatial_partition_on_the_ink():
+def test_rc_ink_init_takes_its_width_as_a_fraction_of_the_image_side():
     x = np.zeros((2, 64), np.float32)
     x[0, [0, 63]] = 1                        # two ink pixels in opposite corners of an 8x8 image
     x[1, 10] = 1
-    g = init_gamma(2, 2, 64, np.random.default_rng(0), kind="ink", width=2.0, x=x)
-    np.testing.assert_allclose(g.sum(1), 1, rtol=1e-6)
+    p = init_dae(64, 5, np.random.default_rng(0))
+    tr = run_rc(x, p, "relu", K=2, iterations=1, rng=np.random.default_rng(0), keep=2, init="ink",
+                width_frac=0.25)
+    g = initial_gamma(2, 2, 64, np.random.default_rng(0), kind="ink", width=2.0, x=x)   # 0.25 x 8 px
+    np.testing.assert_array_equal(tr.gammas[0], g)
     assert g[0, :, 0].argmax() != g[0, :, 63].argmax()   # one seed on each ink pixel
-    with pytest.raises(ValueError, match="needs the images"):
-        init_gamma(2, 2, 64, np.random.default_rng(0), kind="ink")
+    with pytest.raises(ValueError, match="width_frac"):
+        run_rc(x, p, "relu", K=2, rng=np.random.default_rng(0), init="ink")
     with pytest.raises(ValueError, match="gamma_0 must be"):
-        init_gamma(2, 2, 64, np.random.default_rng(0), kind="corner")
+        run_rc(x, p, "relu", K=2, rng=np.random.default_rng(0), init="corner")
 
 
 def test_select_inference_picks_the_best_validation_entry_and_keeps_the_thesis_on_ties(monkeypatch):
-    import reconstruction_clustering.experiment as ex
+    import reconstruction_clustering.evaluate as ex
     assert ex.INFERENCE_GRID[0] == ex.THESIS_INFERENCE
     fake = {}
     monkeypatch.setattr(ex, "evaluate", lambda *a, inference, **k: ({"ami_max": fake[str(inference)]}, None))
@@ -205,14 +224,13 @@ def test_bad_rc_arguments():
 # ----------------------------------------------------------------------------- configs and search
 
 def test_presets_cover_every_dataset_and_validate():
-    from common.rc_datasets import DATASETS
-    assert set(PRESETS["single"]) == set(DATASETS)
-    for train_on, table in PRESETS.items():
+    assert set(DAE_PRESETS["single"]) == set(DATASETS)
+    for train_on, table in DAE_PRESETS.items():
         for name, cfg in table.items():
-            assert preset(name, train_on) is cfg and cfg.max_seconds is None   # reproducible budgets
+            assert dae_preset(name, train_on) is cfg and cfg.max_seconds is None   # reproducible budgets
     assert set(THESIS_CONFIGS["multi"]) == set(DATASETS) - {"simple_superposition"}
     with pytest.raises(ValueError):
-        preset("mnist")
+        dae_preset("mnist")
     with pytest.raises(ValueError):
         DAEConfig().replace(activation="swish")
 
@@ -232,9 +250,17 @@ def test_search_rejects_simple_superposition_and_bad_input(tmp_path):
     assert r.returncode == 2 and "Traceback" not in r.stderr
 
 
+def test_search_never_defaults_to_the_committed_records_and_refuses_to_overwrite(tmp_path):
+    from reconstruction_clustering.search import build_parser
+    assert "results" not in build_parser().parse_args([]).out
+    (tmp_path / "single_bars.json").write_text("{}")
+    r = _cli(["--dataset", "bars", "--runs", "1", "--out", str(tmp_path)], module="reconstruction_clustering.search")
+    assert r.returncode == 2 and "--force" in r.stderr and "Traceback" not in r.stderr
+    assert (tmp_path / "single_bars.json").read_text() == "{}"
+
+
 def test_extended_search_equals_one_longer_search():
     """8 runs then 8 more must be the same 16 configurations, scores and choice as one search of 16."""
-    from common.rc_datasets import make_rc_dataset
     data = make_rc_dataset("bars", 3, n_single=300, n_multi_train=100, n_valid=40, n_test=10)
     base = DAEConfig(hidden=16, max_epochs=1, patience=1)
     kw = dict(seed=3, valid_images=20, iterations=2, base=base, log=lambda *_: None)
@@ -282,7 +308,7 @@ def test_quick_cli_writes_valid_runs_and_figures(quick_run):
     assert {"kmeans_coords_K12", "connected_components_8", "random_K12"} <= set(rec["baselines"])
     assert "smoke test" in rec["notes"] and [row["K"] for row in m["ami_vs_K"]]
     # RC inference chosen on validation from the whole grid; the thesis procedure is scored too.
-    from reconstruction_clustering.experiment import INFERENCE_GRID
+    from reconstruction_clustering.evaluate import INFERENCE_GRID
     assert len(m["rc_inference_selection"]) == len(INFERENCE_GRID)
     assert m["valid_ami_max"] == max(r["valid_ami_max"] for r in m["rc_inference_selection"])
     assert m["rc_inference"] in INFERENCE_GRID and "test_ami_max_thesis_inference" in m
@@ -296,7 +322,18 @@ def test_quick_cli_writes_valid_runs_and_figures(quick_run):
         assert (out / f).stat().st_size > 0, f
     # The examples of Figs. 4.8-4.10 come from all test images: every iteration's assignment is saved.
     with np.load(out / "bars" / "trace.npz") as tr:
-        assert tr["preds"].shape == (11, m["test_images"], 20 * 20)
+        assert tr["example_preds"].shape == (11, 6, 20 * 20) and tr["gammas"].dtype == np.uint8
+        per = np.asarray(m["test_per_image_ami_max"], float)
+        np.testing.assert_array_equal(tr["example_scores"], per[tr["examples"]])
+        assert tr["example_scores"][0] == np.nanmax(per) and tr["example_scores"][-1] == np.nanmin(per)
+    # The vocabulary (docs/vocabulary.md): DAE epochs, its checkpoint, data provenance.
+    assert {"best_epoch", "train_time_s", "test_images", "valid_images", "selection"} <= set(m)
+    assert set(rec["history"]) == {"epoch", "train_loss", "valid_loss", "elapsed_s"}
+    assert rec["data"]["dataset"] == "bars" and rec["data"]["mnist"] is None
+    # The committed weights are float16 and every metric is theirs.
+    with np.load(out / "bars" / "weights.npz") as w:
+        assert all(w[k].dtype == np.float16 for k in w.files)
+    assert "test_ami_max_float32_weights" in m
 
 
 def test_quick_cli_is_deterministic_and_runs_from_its_folder(quick_run, tmp_path):
@@ -357,6 +394,32 @@ def test_cli_rejects_bad_input_with_exit_2(args, needle):
     assert r.returncode == 2 and needle in r.stderr and "Traceback" not in r.stderr
 
 
+def test_cli_refuses_a_non_empty_out_without_force(tmp_path):
+    (tmp_path / "old").mkdir()
+    (tmp_path / "old" / "run.json").write_text("{}")
+    r = _cli(["--quick", "--dataset", "bars", "--out", str(tmp_path / "old")])
+    assert r.returncode == 2 and "--force" in r.stderr and "Traceback" not in r.stderr
+    assert (tmp_path / "old" / "run.json").read_text() == "{}"
+
+
+def test_python_dash_m_and_bench(tmp_path):
+    r = _cli(["--help"], module="reconstruction_clustering")
+    assert r.returncode == 0 and "--iterations" in r.stdout
+    r = _cli(["--dataset", "bars", "--repeats", "1"], module="reconstruction_clustering.bench")
+    assert r.returncode == 0, r.stderr
+    assert "DAE update" in r.stdout and "RC iteration" in r.stdout and "roofline" in r.stdout
+    r = _cli(["--help"], cwd=ROOT / "reconstruction_clustering", module="reconstruction_clustering.bench")
+    assert r.returncode == 2 and "Traceback" not in r.stderr and "repository root" in r.stderr
+
+
+def test_viz_never_imports_the_cli_or_a_model():
+    """No cli <-> viz cycle, and the figures are drawn from saved arrays only."""
+    import ast
+    tree = ast.parse((ROOT / "reconstruction_clustering" / "viz.py").read_text())
+    names = {n.module for n in ast.walk(tree) if isinstance(n, ast.ImportFrom) and n.module}
+    assert not names & {"cli", "model", "evaluate", "train", "dae"}, names
+
+
 def test_cli_unwritable_out_dir_exits_2(tmp_path):
     f = tmp_path / "file"
     f.write_text("x")
@@ -374,7 +437,7 @@ def test_dae_from_reuses_the_trained_dae(quick_run, tmp_path):
     a, b = (json.loads((d / "bars" / "run.json").read_text()) for d in (out, again))
     assert b["metrics"]["ami_vs_K"] == []                      # --sweep-K '' skips the sweep
     assert b["config"]["dae_loaded_from"] == str(out)
-    assert b["metrics"]["dae_train_time_s"] == a["metrics"]["dae_train_time_s"]   # the original training
+    assert b["metrics"]["train_time_s"] == a["metrics"]["train_time_s"]   # the original training
     for k in ("test_ami_max", "test_ami_max_thesis_inference", "valid_ami_max", "rc_inference"):
         assert a["metrics"][k] == b["metrics"][k], k
     assert b["config"]["dae"] == a["config"]["dae"] and b["history"] == a["history"]
@@ -421,6 +484,7 @@ def test_loss_vs_ami_figure_uses_the_roots_search_records(tmp_path, monkeypatch)
 
 
 def test_presets_are_the_committed_search_choices():
+    PRESETS = DAE_PRESETS
     """Every searched preset is exactly what its committed search record chose."""
     search_dir = ROOT / "reconstruction_clustering" / "results" / "search"
     records = [json.loads(f.read_text()) for f in sorted(search_dir.glob("*_*.json"))]

@@ -1,4 +1,5 @@
-"""The six binary datasets of Reconstruction Clustering (Greff et al. 2015; thesis ch. 4).
+"""The data of Reconstruction Clustering: its six binary datasets (Greff et al. 2015; thesis ch. 4)
+and the novel objects (block letters, rings) of its generalisation figure (thesis Fig. 4.14).
 
 For each dataset :func:`make_rc_dataset` returns single-object images (the denoising
 autoencoder's training data, split 90/10 into "train" / "valid") and multi-object images
@@ -19,7 +20,6 @@ Per dataset (canvas, multi-object content, single-object content):
 
 - ``simple_superposition`` 8x8 (Simple Superposition.ipynb). The 16 fixed patterns of Rao et
   al. (2008) as transcribed in the authors' notebook: :data:`SUPERPOSITION_PATTERNS`
-  (REFERENCE.md assumed they were unreachable; they are in the notebook, so we use them).
   Test = all 120 unordered pairs (i < j) superimposed, in lexicographic order, pattern i ->
   group 1, pattern j -> group 2. Some patterns are subsets of others (e.g. pattern 5, the top
   bar, lies inside pattern 0, the box), so a few test pairs show only one group.
@@ -81,12 +81,14 @@ from numbers import Integral
 import numpy as np
 
 from common.mnist import MNISTData, load_mnist, part_indices
-from common.shapes import TEMPLATES, make_shapes
+from common.scenes import Scenes, compose_scenes
+from common.render import GroupedImages, render_binary
+from common.shapes import SHAPE_SPRITES, make_shapes
 
 __all__ = ["DATASETS", "THESIS_K", "CANVAS", "SUPERPOSITION_PATTERNS", "SUPERPOSITION_PAIRS",
            "CORNER", "CORNERS", "CORNER_SQUARE", "CORNER_SPRITES", "BAR_SPRITES",
            "SHAPE_SPRITES", "MNIST_INK_MIN", "GroupedImages", "RCDataset", "make_rc_dataset",
-           "n_groups"]
+           "n_groups", "LETTERS", "letter", "ring", "novel_sprites", "novel_object_scenes"]
 
 DATASETS = ("simple_superposition", "shapes", "bars", "corners", "mnist_shape", "multi_mnist")
 # Number of clusters that scored best in the thesis (Sec. 4.4.1).
@@ -161,49 +163,6 @@ BAR_SPRITES = np.zeros((2, 20, 20), dtype=bool)
 BAR_SPRITES[0, :, 0] = True
 BAR_SPRITES[1, 0, :] = True
 _readonly(BAR_SPRITES)
-# common.shapes templates padded (top-left aligned) to (3, 7, 12).
-SHAPE_SPRITES = np.zeros((len(TEMPLATES), 7, 12), dtype=bool)
-for _i, _t in enumerate(TEMPLATES):
-    SHAPE_SPRITES[_i, :_t.shape[0], :_t.shape[1]] = _t
-_readonly(SHAPE_SPRITES)
-
-
-@dataclass(frozen=True, eq=False)  # eq=False: == on arrays is elementwise, not a bool
-class GroupedImages:
-    """A set of single- or multi-object binary images with pixel groups.
-
-    images:  (N, H, W) float32 in {0, 1}, the union of the objects
-    labels:  (N, H, W) int16, 0 = background or overlap, g = covered by object g only (1-based)
-    overlap: (N, H, W) bool, covered by two or more objects
-
-    A record of how each image was made (S = objects per image; object s has label s + 1):
-
-    positions:  (N, S, 2) int64 (row, col) on the canvas of the top-left of the object's sprite
-    object_ids: (N, S) int64 sprite id, per dataset: simple_superposition = pattern index into
-                SUPERPOSITION_PATTERNS; shapes and the shape of mnist_shape = index into
-                common.shapes.TEMPLATES (padded: SHAPE_SPRITES); bars = BAR_SPRITES index
-                (0 vertical, 1 horizontal); corners = CORNER_SPRITES index (0-3 corner
-                orientation, 4 the square); -1 for MNIST digits
-    digit_ids:  (N, S) int64 index into the MNIST data's ``images`` for digit objects, -1 for
-                other objects; None for datasets without digits. Digit sprites are the
-                thresholded full 28x28 frame (mnist_shape) or the digit cropped to its
-                pixels > 0 and then thresholded (multi_mnist).
-    """
-    images: np.ndarray
-    labels: np.ndarray
-    overlap: np.ndarray
-    positions: np.ndarray | None = None
-    object_ids: np.ndarray | None = None
-    digit_ids: np.ndarray | None = None
-
-    def __post_init__(self):
-        if self.images.ndim != 3 or self.labels.shape != self.images.shape \
-                or self.overlap.shape != self.images.shape:
-            raise ValueError(f"images, labels and overlap must share one (N, H, W) shape, got "
-                             f"{self.images.shape}, {self.labels.shape}, {self.overlap.shape}")
-
-    def __len__(self) -> int:
-        return self.images.shape[0]
 
 
 @dataclass(frozen=True, eq=False)
@@ -214,12 +173,15 @@ class RCDataset:
     multi:  {"train", "valid", "test"} -> multi-object GroupedImages
     K:      the number of clusters that worked best in the thesis (THESIS_K)
     shape:  (H, W) canvas
+    mnist:  ``MNISTData.provenance()`` of the digits used (source, count, SHA-256), None for the
+            datasets without digits; run.json records it under ``data.mnist``
     """
     name: str
     single: dict[str, GroupedImages]
     multi: dict[str, GroupedImages]
     K: int
     shape: tuple[int, int]
+    mnist: dict | None = None
 
 
 def n_groups(labels: np.ndarray) -> np.ndarray:
@@ -233,43 +195,8 @@ def n_groups(labels: np.ndarray) -> np.ndarray:
 
 # --------------------------------------------------------------------------- rendering
 
-def _render(sprites: list[np.ndarray], positions: np.ndarray, shape: tuple[int, int],
-            chunk: int = 4096) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Paste S objects into N images at once.
-
-    sprites: S arrays (N, h_s, w_s) bool (may be broadcast views), object s of image n;
-    positions: (N, S, 2) int top-left (row, col). Only the sprites' True pixels are pasted,
-    so zero padding may hang over the canvas edge; ink outside the canvas is a bug (raises).
-    Returns images (N, H, W) float32, labels (N, H, W) int16, overlap (N, H, W) bool.
-    """
-    H, W = shape
-    N = positions.shape[0]
-    images = np.empty((N, H, W), dtype=np.float32)
-    labels = np.empty((N, H, W), dtype=np.int16)
-    overlap = np.empty((N, H, W), dtype=bool)
-    for a in range(0, N, chunk):
-        b = min(a + chunk, N)
-        flat, owner = [], []
-        for s, spr in enumerate(sprites):
-            n, r, c = np.nonzero(spr[a:b])
-            rr = positions[a + n, s, 0] + r
-            cc = positions[a + n, s, 1] + c
-            if rr.size and (rr.min() < 0 or rr.max() >= H or cc.min() < 0 or cc.max() >= W):
-                raise RuntimeError(f"object {s} has ink outside the {H}x{W} canvas")
-            flat.append((n * H + rr) * W + cc)
-            owner.append(np.full(n.size, s + 1, dtype=np.int16))
-        flat_all = np.concatenate(flat)
-        count = np.bincount(flat_all, minlength=(b - a) * H * W).reshape(b - a, H, W)
-        own = np.zeros((b - a) * H * W, dtype=np.int16)
-        own[flat_all] = np.concatenate(owner)  # where count == 1 the only writer is the owner
-        images[a:b] = count > 0
-        overlap[a:b] = count > 1
-        labels[a:b] = np.where(count == 1, own.reshape(b - a, H, W), 0)
-    return images, labels, overlap
-
-
 def _grouped(sprites, positions, shape, object_ids, digit_ids=None) -> GroupedImages:
-    images, labels, overlap = _render(sprites, positions, shape)
+    images, labels, overlap = render_binary(sprites, positions, shape)
     return GroupedImages(images, labels, overlap, positions.astype(np.int64),
                          object_ids.astype(np.int64),
                          None if digit_ids is None else digit_ids.astype(np.int64))
@@ -311,7 +238,7 @@ def _superposition_from_ids(ids: np.ndarray) -> GroupedImages:
 
 def _shapes(kind: str, n: int, rng: np.random.Generator) -> GroupedImages:
     d = make_shapes(n, rng, n_shapes=1 if kind == "single" else 3, size=28)
-    return GroupedImages(d.images, d.labels, d.overlap, d.positions, d.templates)
+    return d
 
 
 def _bars(kind: str, n: int, rng: np.random.Generator) -> GroupedImages:
@@ -383,7 +310,7 @@ class _DigitPool:
 
 def _mnist_shape(kind: str, n: int, rng: np.random.Generator, pool: _DigitPool) -> GroupedImages:
     shape_draw = make_shapes(n, rng, n_shapes=1, size=28)      # template + position per image
-    t, pos = shape_draw.templates[:, 0], shape_draw.positions[:, 0]
+    t, pos = shape_draw.object_ids[:, 0], shape_draw.positions[:, 0]
     d = _balanced(len(pool), n, rng)
     digit_sprite = pool.ink[d]                                 # (n, 28, 28), placed at (0, 0)
     shape_sprite = np.zeros((n, 28, 28), dtype=bool)
@@ -467,8 +394,10 @@ def make_rc_dataset(name: str, seed: int, *, n_single: int = 10_000, n_multi_tra
     part_of = {"single_train": "train", "single_valid": "valid", "multi_train": "train",
                "multi_valid": "valid", "multi_test": "test"}
 
+    provenance = None
     if name in _MNIST_DATASETS:
         data = _as_mnist(mnist)
+        provenance = data.provenance()
         pools: dict[str, _DigitPool] = {}
         fn = _mnist_shape if name == "mnist_shape" else _multi_mnist
 
@@ -491,4 +420,56 @@ def make_rc_dataset(name: str, seed: int, *, n_single: int = 10_000, n_multi_tra
                      single={"train": sets["single_train"], "valid": sets["single_valid"]},
                      multi={"train": sets["multi_train"], "valid": sets["multi_valid"],
                             "test": sets["multi_test"]},
-                     K=THESIS_K[name], shape=CANVAS[name])
+                     K=THESIS_K[name], shape=CANVAS[name], mnist=provenance)
+
+
+# --------------------------------------------------------------------------- novel objects
+# Objects no DAE here is trained on, for the generalisation figure (thesis Fig. 4.14: RC with the
+# multi-MNIST DAE). Letters are a hand-drawn 5x7 block font, scaled up by an integer factor so their
+# strokes are as thick as thresholded MNIST strokes (2 px at factor 2). Rings are rasterised annuli.
+
+_FONT = {
+    "A": ["01110", "10001", "10001", "11111", "10001", "10001", "10001"],
+    "E": ["11111", "10000", "10000", "11110", "10000", "10000", "11111"],
+    "F": ["11111", "10000", "10000", "11110", "10000", "10000", "10000"],
+    "H": ["10001", "10001", "10001", "11111", "10001", "10001", "10001"],
+    "K": ["10001", "10010", "10100", "11000", "10100", "10010", "10001"],
+    "L": ["10000", "10000", "10000", "10000", "10000", "10000", "11111"],
+    "T": ["11111", "00100", "00100", "00100", "00100", "00100", "00100"],
+    "X": ["10001", "10001", "01010", "00100", "01010", "10001", "10001"],
+    "Z": ["11111", "00001", "00010", "00100", "01000", "10000", "11111"],
+}
+LETTERS = tuple(_FONT)
+
+
+def letter(ch: str, factor: int = 2) -> np.ndarray:
+    """Binary (7 f, 5 f) bitmap of a block letter; ch in LETTERS."""
+    if ch not in _FONT:
+        raise ValueError(f"no bitmap for letter {ch!r}; choose from {''.join(LETTERS)}")
+    if factor < 1:
+        raise ValueError(f"factor must be >= 1, got {factor}")
+    base = np.array([[c == "1" for c in row] for row in _FONT[ch]], dtype=np.float32)
+    return np.kron(base, np.ones((factor, factor), np.float32))
+
+
+def ring(radius: float, width: float = 2.0) -> np.ndarray:
+    """Binary annulus: pixels whose centre lies within [radius - width, radius] of the centre."""
+    if not radius > width > 0:
+        raise ValueError(f"need radius > width > 0, got radius={radius}, width={width}")
+    n = int(np.ceil(2 * radius)) + 1
+    c = (n - 1) / 2
+    yy, xx = np.mgrid[:n, :n]
+    d = np.hypot(yy - c, xx - c)
+    return ((d <= radius) & (d >= radius - width)).astype(np.float32)
+
+
+def novel_sprites(factor: int = 2) -> list[np.ndarray]:
+    """Every letter of LETTERS plus rings of radius 5, 7 and 9 (2-px strokes)."""
+    return [letter(c, factor) for c in LETTERS] + [ring(r) for r in (5.0, 7.0, 9.0)]
+
+
+def novel_object_scenes(n: int, rng: np.random.Generator, *, canvas=(48, 48), objects: int = 3,
+                        allow_overlap: bool = True) -> Scenes:
+    """n scenes with ``objects`` novel objects each (labels/overlap as in common.scenes)."""
+    return compose_scenes(novel_sprites(), n, rng, canvas=canvas, counts=objects, crop=True,
+                          threshold=0.5, allow_overlap=allow_overlap)

@@ -6,11 +6,12 @@
                      or hard: gamma = one-hot argmax_k (the k-means-like variant of Sec. 4.4.5)
 
 The log-likelihood reported per iteration is eq. 4.7 with pi_k = 1/K, summed over pixels, of the
-R-step's psi:  L = sum_i log (1/K) sum_k B(x_i; psi_ik).
+R-step's psi (``common.mixture.mixture_loglik``, psi clipped to [1e-6, 1 - 1e-6]).
 
-Beyond the thesis (off by default): gamma_0 seeded on the image's ink (``init="ink"``) and
-multiple restarts keeping the most likely run per image (``restarts``). The CLI chooses them per
-run on validation AMI (``select_inference``).
+Beyond the thesis (off by default): gamma_0 seeded on the image's ink (``init="ink"``, a soft
+Voronoi partition of width ``width_frac`` x the image side) and multiple restarts keeping the most
+likely run per image (``restarts``). The CLI chooses them per run on validation AMI
+(``evaluate.select_inference``). gamma_0 is ``common.seeding.initial_gamma``, shared with N-EM.
 """
 
 from __future__ import annotations
@@ -19,49 +20,32 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from common.metrics import grouping_score
-from common.seeding import spatial_gamma
+from common.mixture import merge_restarts, mixture_loglik, pixel_likelihoods
+from common.seeding import initial_gamma
+
+from .config import E_STEPS
 from .dae import decode, encode
 
-__all__ = ["E_STEPS", "INITS", "init_gamma", "e_step", "RCTrace", "run_rc", "rc_scores"]
+__all__ = ["E_STEPS", "INITS", "e_step", "RCTrace", "run_rc"]
 
-E_STEPS = ("soft", "hard")
 INITS = ("random", "ink")
-_EPS = 1e-6   # keeps log(psi) finite when the decoder saturates in float32
-
-
-def init_gamma(n: int, K: int, D: int, rng: np.random.Generator, dtype=np.float32, *,
-               kind: str = "random", width: float = 5.0, x: np.ndarray | None = None) -> np.ndarray:
-    """Initial assignments (n, K, D), normalised over the K slots.
-
-    kind "random": |N(0,1)| per pixel (the thesis). kind "ink": a soft Voronoi partition of
-    width ``width`` px around K centres seeded by k-means++ on the ink of x (n, D)
-    (``common.seeding``; uses only the input image).
-    """
-    if kind == "random":
-        g = np.abs(rng.standard_normal((n, K, D), dtype=np.float32)).astype(dtype)
-        return g / g.sum(axis=1, keepdims=True)
-    if kind == "ink":
-        return spatial_gamma(n, K, D, rng, kind="ink", width=width, x=x, dtype=dtype)
-    raise ValueError(f"gamma_0 must be one of {INITS}, got {kind!r}")
 
 
 def e_step(psi: np.ndarray, x: np.ndarray, kind: str = "soft"):
     """Posterior over slots per pixel and the image log-likelihood.
 
-    psi: (n, K, D) Bernoulli means; x: (n, D) binary. Returns gamma (n, K, D), loglik (n,).
+    psi: (n, K, D) Bernoulli means; x: (n, D) binary. Returns gamma (n, K, D) in psi's dtype,
+    loglik (n,) float64 (eq. 4.7).
     """
-    psi = np.clip(psi, _EPS, 1 - _EPS)
-    lik = np.where(x[:, None, :] > 0.5, psi, 1 - psi)                  # (n, K, D)
-    total = lik.sum(axis=1, keepdims=True)                             # (n, 1, D)
-    loglik = np.log(total[:, 0, :] / psi.shape[1]).sum(-1)
+    if kind not in E_STEPS:
+        raise ValueError(f"E-step must be one of {E_STEPS}, got {kind!r}")
+    lik = pixel_likelihoods(psi, x)                                    # (n, K, D), clipped psi
+    loglik = mixture_loglik(lik)
     if kind == "soft":
-        gamma = lik / total
-    elif kind == "hard":
+        gamma = lik / lik.sum(axis=1, keepdims=True)
+    else:
         gamma = np.zeros_like(lik)
         np.put_along_axis(gamma, lik.argmax(axis=1)[:, None, :], 1.0, axis=1)
-    else:
-        raise ValueError(f"E-step must be one of {E_STEPS}, got {kind!r}")
     return gamma, loglik
 
 
@@ -71,7 +55,7 @@ class RCTrace:
 
     pred:     (T+1, n, D) int16 argmax slot per pixel after each iteration (index 0 = gamma_0;
               with restarts, every field is the kept run's)
-    loglik:   (T, n) log-likelihood after each R-step (eq. 4.7)
+    loglik:   (T, n) float64 log-likelihood after each R-step (eq. 4.7)
     gamma:    (n, K, D) final assignments
     psi:      (n, K, D) final reconstructions
     gammas, psis: (T+1, m, K, D), (T, m, K, D) full traces of the first m = keep images (or None)
@@ -86,12 +70,13 @@ class RCTrace:
 
 def run_rc(images: np.ndarray, params: dict, activation: str, *, K: int, iterations: int = 10,
            rng: np.random.Generator, e_step_kind: str = "soft", keep: int = 0,
-           chunk: int = 250, init: str = "random", width: float = 5.0, restarts: int = 1) -> RCTrace:
-    """Run RC on binary images (n, D) (or (n, H, W), flattened) with a trained DAE.
+           chunk: int = 250, init: str = "random", width_frac: float = 0.0, restarts: int = 1) -> RCTrace:
+    """Run RC on binary square images (n, D) or (n, H, W) with a trained DAE.
 
     keep: number of leading images whose full gamma / psi trace is stored (for figures).
     chunk: images processed at once (bounds memory at chunk * K * D floats per array).
-    init, width: gamma_0 (``init_gamma``); the thesis uses "random".
+    init: gamma_0, "random" (the thesis) or "ink" (``common.seeding.initial_gamma``); width_frac:
+        the width of the "ink" partition as a FRACTION of the image side (as run.json stores it).
     restarts R > 1 runs RC R times from fresh gamma_0 and keeps, per image, the run with the
         highest final log-likelihood (eq. 4.7): multiple-restart EM, chosen without labels.
     """
@@ -100,25 +85,32 @@ def run_rc(images: np.ndarray, params: dict, activation: str, *, K: int, iterati
                          f"iterations={iterations}, restarts={restarts}")
     if e_step_kind not in E_STEPS:
         raise ValueError(f"E-step must be one of {E_STEPS}, got {e_step_kind!r}")
+    if init not in INITS:
+        raise ValueError(f"gamma_0 must be one of {INITS}, got {init!r}")
+    if init == "ink" and not width_frac > 0:
+        raise ValueError(f"gamma_0 'ink' needs width_frac > 0, got {width_frac}")
     x_all = np.asarray(images, dtype=np.float32).reshape(len(images), -1)
+    n, D = x_all.shape
+    width = width_frac * np.sqrt(D)
     best = None
     for _ in range(restarts):
-        g0 = init_gamma(len(x_all), K, x_all.shape[1], rng, kind=init, width=width, x=x_all)
+        g0 = initial_gamma(n, K, D, rng, kind=init, width=width if init == "ink" else 5.0, x=x_all)
         tr = _run_rc_once(x_all, g0, params, activation, iterations, e_step_kind, keep, chunk)
-        best = tr if best is None else _keep_better(best, tr)
+        best = tr if best is None else _merge(best, tr)
     return best
 
 
-def _keep_better(a: RCTrace, b: RCTrace) -> RCTrace:
-    """Per image, the trace with the higher final log-likelihood."""
-    win = b.loglik[-1] > a.loglik[-1]                                   # (n,)
-    img = win[:, None, None]                                            # per image, (n, K, D)
-    m = 0 if a.gammas is None else a.gammas.shape[1]
-    kept = win[None, :m, None, None]                                    # the first m images
-    return RCTrace(np.where(win[None, :, None], b.pred, a.pred), np.where(win, b.loglik, a.loglik),
-                   np.where(img, b.gamma, a.gamma), np.where(img, b.psi, a.psi),
-                   None if a.gammas is None else np.where(kept, b.gammas, a.gammas),
-                   None if a.psis is None else np.where(kept, b.psis, a.psis))
+def _merge(a: RCTrace, b: RCTrace) -> RCTrace:
+    """Per image, the trace with the higher final log-likelihood (``common.mixture.merge_restarts``)."""
+    (pred, loglik, gamma, psi), _ = merge_restarts([a.pred, a.loglik, a.gamma, a.psi],
+                                                   a.loglik[-1], [b.pred, b.loglik, b.gamma, b.psi],
+                                                   b.loglik[-1], image_axes=(1, 1, 0, 0))
+    gammas, psis = a.gammas, a.psis
+    if a.gammas is not None:
+        m = a.gammas.shape[1]
+        (gammas, psis), _ = merge_restarts([a.gammas, a.psis], a.loglik[-1, :m], [b.gammas, b.psis],
+                                           b.loglik[-1, :m], image_axes=(1, 1))
+    return RCTrace(pred, loglik, gamma, psi, gammas, psis)
 
 
 def _run_rc_once(x_all, g0, params, activation, iterations, e_step_kind, keep, chunk) -> RCTrace:
@@ -149,19 +141,3 @@ def _run_rc_once(x_all, g0, params, activation, iterations, e_step_kind, keep, c
                 psis[t, a:min(b, m)] = psi[:m - a]
         gamma_out[a:b], psi_out[a:b] = gamma, psi
     return RCTrace(pred, loglik, gamma_out, psi_out, gammas, psis)
-
-
-def rc_scores(trace: RCTrace, labels: np.ndarray) -> dict:
-    """AMI (max and arithmetic) of the last iteration, per image, and AMI(max) per iteration.
-
-    labels: (n, H, W) or (n, D) int, 0 = background / overlap (excluded).
-    """
-    true = np.asarray(labels).reshape(len(labels), -1)
-    last = trace.pred[-1]
-    mean_max, per_max = grouping_score(true, last, normalizer="max")
-    mean_ar, per_ar = grouping_score(true, last, normalizer="arithmetic")
-    per_iter = [grouping_score(true, p, normalizer="max")[0] for p in trace.pred]
-    return {"ami_max": mean_max, "ami_arithmetic": mean_ar, "per_image_max": per_max,
-            "per_image_arithmetic": per_ar, "ami_max_per_iteration": per_iter,
-            "loglik_per_iteration_mean": trace.loglik.mean(axis=1).tolist(),
-            "loglik_per_iteration_std": trace.loglik.std(axis=1).tolist()}

@@ -1,0 +1,105 @@
+"""Training the DAE of Reconstruction Clustering: minibatch Adam (ours) or SGD (the thesis) on
+noisy single- (or multi-) object images, early stopping on the validation denoising loss."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+
+import numpy as np
+
+from common.optim import Adam
+
+from .config import TRAIN_ON, DAEConfig
+from .dae import dae_loss, dae_loss_and_grads, init_dae, salt_and_pepper
+
+__all__ = ["TrainResult", "train_dae", "dae_data", "fit_dae"]
+
+
+@dataclass
+class TrainResult:
+    params: dict
+    history: dict          # epoch, train_loss, valid_loss, elapsed_s (epoch 0 = the initial weights)
+    best_epoch: int
+    best_valid_loss: float
+    epochs_run: int
+    train_time_s: float
+
+
+def _sgd_step(params: dict, grads: dict, lr: float) -> None:
+    for k in params:
+        params[k] -= np.asarray(lr, params[k].dtype) * grads[k]
+
+
+def train_dae(x_train: np.ndarray, x_valid: np.ndarray, rng: np.random.Generator, *, hidden: int,
+              activation: str, noise: float, lr: float, optimizer: str = "adam", batch: int = 100,
+              max_epochs: int = 50, patience: int = 10, max_seconds: float | None = None,
+              callback=None) -> TrainResult:
+    """Train a DAE on binary images (N, D) float32; keep the parameters of the best validation epoch.
+
+    Validation loss is the denoising loss on ONE fixed noisy copy of x_valid (drawn once from rng),
+    so epochs are compared on the same corruption. Stops after ``patience`` epochs without a new
+    best (thesis: 10), after ``max_epochs``, or when ``max_seconds`` is exceeded.
+    optimizer: "sgd" (the thesis) or "adam".
+    """
+    if optimizer not in ("sgd", "adam"):
+        raise ValueError(f"optimizer must be 'sgd' or 'adam', got {optimizer!r}")
+    t0 = time.perf_counter()
+    N, D = x_train.shape
+    params = init_dae(D, hidden, rng)
+    opt = Adam(lr=lr) if optimizer == "adam" else None
+    x_valid_noisy = salt_and_pepper(x_valid, noise, rng)
+    best = {k: v.copy() for k, v in params.items()}
+    best_loss = dae_loss(x_valid_noisy, x_valid, params, activation)
+    best_epoch = 0
+    hist = {"epoch": [0], "train_loss": [float("nan")], "valid_loss": [best_loss], "elapsed_s": [0.0]}
+    epoch = 0
+    for epoch in range(1, max_epochs + 1):
+        order = rng.permutation(N)
+        tot = 0.0
+        for a in range(0, N, batch):
+            xb = x_train[order[a:a + batch]]
+            loss, grads = dae_loss_and_grads(salt_and_pepper(xb, noise, rng), xb, params, activation)
+            tot += loss * len(xb)
+            if opt is not None:
+                opt.step(params, grads)
+            else:
+                _sgd_step(params, grads, lr)
+        v = dae_loss(x_valid_noisy, x_valid, params, activation)
+        hist["epoch"].append(epoch)
+        hist["train_loss"].append(tot / N)
+        hist["valid_loss"].append(v)
+        hist["elapsed_s"].append(time.perf_counter() - t0)
+        if callback is not None:
+            callback(epoch, tot / N, v)
+        if np.isfinite(v) and v < best_loss:
+            best_loss, best_epoch = v, epoch
+            best = {k: p.copy() for k, p in params.items()}
+        if epoch - best_epoch >= patience:
+            break
+        if max_seconds is not None and time.perf_counter() - t0 > max_seconds:
+            break
+    return TrainResult(best, hist, best_epoch, float(best_loss), epoch, time.perf_counter() - t0)
+
+
+def _flat(images: np.ndarray) -> np.ndarray:
+    return np.ascontiguousarray(images.reshape(len(images), -1), dtype=np.float32)
+
+
+def dae_data(data, train_on: str) -> tuple[np.ndarray, np.ndarray]:
+    """(x_train, x_valid) flattened (N, D) float32 for the DAE: single- or multi-object images.
+
+    data: a ``data.RCDataset``.
+    """
+    if train_on not in TRAIN_ON:
+        raise ValueError(f"train_on must be one of {TRAIN_ON}, got {train_on!r}")
+    src = data.single if train_on == "single" else data.multi
+    return _flat(src["train"].images), _flat(src["valid"].images)
+
+
+def fit_dae(data, cfg: DAEConfig, train_on: str, rng: np.random.Generator, callback=None) -> TrainResult:
+    """Train the DAE of ``cfg`` on ``data``'s ``train_on``-object images."""
+    x_train, x_valid = dae_data(data, train_on)
+    return train_dae(x_train, x_valid, rng, hidden=cfg.hidden, activation=cfg.activation, noise=cfg.noise,
+                     lr=cfg.lr, optimizer=cfg.optimizer, batch=cfg.batch, max_epochs=cfg.max_epochs,
+                     patience=cfg.patience, max_seconds=cfg.max_seconds, callback=callback)
