@@ -126,12 +126,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--jobs", type=positive_int, default=1, help="runs at a time (one BLAS thread each)")
     p.add_argument("--out", required=True, help="runs go to <out>_seed<s>, the summary to <out>_summary.json")
     p.add_argument("--summarize-only", action="store_true", help="run nothing; summarise existing runs")
-    p.add_argument("extra", nargs="*", help="arguments after -- go to every run")
+    p.epilog = "Arguments after -- go to every run, e.g. -- --dataset all --train-on multi."
     return p
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    argv = list(sys.argv[1:] if argv is None else argv)
+    extra = argv[argv.index("--") + 1:] if "--" in argv else []
+    args = build_parser().parse_args(argv[:argv.index("--")] if "--" in argv else argv)
+    args.extra = extra
     seeds = list(args.seeds) if args.seeds else [0, 1, 2]
     if len(set(seeds)) != len(seeds):
         raise UsageError(f"--seeds repeats a seed: {seeds}")

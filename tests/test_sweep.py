@@ -38,3 +38,12 @@ def test_summary_per_dataset_and_the_cli(tmp_path, capsys):
     assert cli(["reconstruction_clustering", "--seeds", "0,7", "--out", str(tmp_path / "x"),
                 "--summarize-only"]) == 2
     assert "seed 7" in capsys.readouterr().err
+
+
+def test_arguments_after_the_double_dash_go_to_every_run(tmp_path, monkeypatch):
+    import common.sweep as sweep
+    calls = []
+    monkeypatch.setattr(sweep, "_run_one", lambda paper, s, out, extra, log: calls.append((s, extra)) or 1)
+    assert sweep.cli(["reconstruction_clustering", "--seeds", "3", "--out", str(tmp_path / "x"), "--",
+                      "--dataset", "all", "--train-on", "multi"]) == 1
+    assert calls == [(3, ["--dataset", "all", "--train-on", "multi"])]
