@@ -38,7 +38,7 @@ from typing import Any, Mapping, Sequence
 import numpy as np
 
 __all__ = ["SCHEMA_VERSION", "REQUIRED_KEYS", "RunDirError", "prepare_out_dir", "environment",
-           "claim_out_dir", "RunLoadError", "load_trained_run", "to_jsonable", "atomic_write_json", "write_run", "read_run", "save_weights",
+           "claim_out_dir", "COMMITTED_WEIGHTS_DTYPE", "rounded_weights", "RunLoadError", "load_trained_run", "to_jsonable", "atomic_write_json", "write_run", "read_run", "save_weights",
            "load_weights"]
 
 SCHEMA_VERSION = 1
@@ -263,3 +263,15 @@ def load_trained_run(run_dir, paper: str, *, required: Sequence[str] = ()) -> tu
     if bad:
         raise RunLoadError(f"the weights in {str(d)!r} hold NaN or infinite values in {bad}")
     return record, {k: v.astype(np.float32) for k, v in params.items()}, d
+
+
+# Committed weights are stored in half precision (half the bytes of float32). A run rounds its
+# chosen checkpoint first and computes every test number with the rounded weights, so a model
+# loaded from the committed file reproduces its run.json; the float32 figure is recorded beside.
+COMMITTED_WEIGHTS_DTYPE = np.float16
+
+
+def rounded_weights(params: Mapping[str, np.ndarray], dtype=COMMITTED_WEIGHTS_DTYPE) -> dict[str, np.ndarray]:
+    """Every array rounded to ``dtype`` (float16) and back to float32, as a new dict: the weights
+    a run saves (``astype(dtype)``) and is scored with."""
+    return {k: np.asarray(v).astype(dtype).astype(np.float32) for k, v in params.items()}

@@ -7,7 +7,8 @@ Seed s runs ``python3 <paper>/<paper>.py --seed s --threads 1 --out <out>_seed<s
 its own process (``--jobs`` at a time; one BLAS thread each, so two jobs fill two cores), and then
 ``<out>_summary.json`` gets, for every number in the runs' metrics and baselines, the mean, the
 standard error of the mean (sample s.d. / sqrt(n)), the median and the value of each seed. A seed
-whose run directory already holds a run.json is not run again (``--summarize-only`` runs nothing).
+whose run directory already holds a run.json is not run again unless ``--rerun`` (``--summarize-only``
+runs nothing).
 Arguments after ``--`` go to every run, e.g. ``-- --preset paper``. A paper that writes one run per
 dataset below its run directory (RC) is summarised per dataset.
 """
@@ -126,6 +127,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--jobs", type=positive_int, default=1, help="runs at a time (one BLAS thread each)")
     p.add_argument("--out", required=True, help="runs go to <out>_seed<s>, the summary to <out>_summary.json")
     p.add_argument("--summarize-only", action="store_true", help="run nothing; summarise existing runs")
+    p.add_argument("--rerun", action="store_true",
+                   help="run every seed again, replacing runs already there (passes --force)")
     p.epilog = "Arguments after -- go to every run, e.g. -- --dataset all --train-on multi."
     return p
 
@@ -139,8 +142,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     if len(set(seeds)) != len(seeds):
         raise UsageError(f"--seeds repeats a seed: {seeds}")
     out = Path(args.out)
-    todo = [] if args.summarize_only else [s for s in seeds if not (run_dir_of(out, s) / "run.json").exists()
-                                             and not any(run_dir_of(out, s).rglob("run.json"))]
+    if args.summarize_only:
+        todo = []
+    elif args.rerun:
+        todo, args.extra = seeds, [*args.extra, "--force"]
+    else:
+        todo = [s for s in seeds if not any(run_dir_of(out, s).rglob("run.json"))]
     if todo:
         out.parent.mkdir(parents=True, exist_ok=True)
         log_dir = out.parent

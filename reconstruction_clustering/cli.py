@@ -14,8 +14,8 @@ from typing import Sequence
 import numpy as np
 
 from common.cli import UsageError, add_common_args, positive_int, positive_int_list, run_main, setup_threads
-from common.runs import (atomic_write_json, claim_out_dir, load_weights, prepare_out_dir, read_run,
-                         write_run)
+from common.runs import (COMMITTED_WEIGHTS_DTYPE, atomic_write_json, claim_out_dir, load_weights,
+                         prepare_out_dir, read_run, rounded_weights, write_run)
 
 from .config import (E_STEPS, INFERENCE_CHOICES, PRESETS, QUICK_DAE, THESIS_AMI, THESIS_CONFIGS, TRAIN_ON,
                      DAEConfig, RCConfig, dae_preset, make_config)
@@ -30,7 +30,6 @@ SEARCH_DIR = Path(__file__).resolve().parent / "results" / "search"   # the comm
 N_TRACE = 8                                     # test images whose full gamma trace is saved (the GIF)
 SWEEP_K = (2, 3, 4, 5, 6, 8, 12)                # Fig. 4.7a
 NO_HELD_OUT = ("simple_superposition",)          # its validation pairs are test pairs
-WEIGHTS_DTYPE = np.float16                       # the committed DAE weights (see round_weights)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -73,13 +72,6 @@ def config_from_args(args) -> RCConfig:
                            e_step=args.e_step, dae_config=dae_config, inference=args.inference)
     except ValueError as e:
         raise UsageError(str(e)) from None
-
-
-def round_weights(params: dict) -> dict:
-    """The DAE as committed: every weight rounded to float16 (half the bytes), computed in float32.
-    Every number of a run is that of these rounded weights, so a loaded run reproduces its record;
-    ``test_ami_max_float32_weights`` says what the rounding cost."""
-    return {k: v.astype(WEIGHTS_DTYPE).astype(np.float32) for k, v in params.items()}
 
 
 def load_dae(root, name: str, cfg: RCConfig, seed: int) -> tuple[DAEConfig, TrainResult, str]:
@@ -144,7 +136,7 @@ def run_dataset(name: str, cfg: RCConfig, args, out_root: Path, argv: Sequence[s
     if not args.dae_from:
         res = fit_dae(data, dcfg, cfg.train_on, np.random.default_rng(np.random.SeedSequence([seed, 0])))
     params32 = res.params
-    params = round_weights(res.params)
+    params = rounded_weights(res.params)
     act = dcfg.activation
     test, valid = data.multi["test"], data.multi["valid"]
     val_seq, test_seq = np.random.SeedSequence([seed, 3]), np.random.SeedSequence([seed, 1])
@@ -210,7 +202,7 @@ def run_dataset(name: str, cfg: RCConfig, args, out_root: Path, argv: Sequence[s
                       "K": K, "iterations": cfg.iterations, "e_step": e_kind, "train_on": cfg.train_on,
                       "inference": cfg.inference},
               history=res.history, metrics=metrics, baselines=base, wall_time_s=time.perf_counter() - start,
-              weights={k: v.astype(WEIGHTS_DTYPE) for k, v in params.items()},
+              weights={k: v.astype(COMMITTED_WEIGHTS_DTYPE) for k, v in params.items()},
               command=shlex.join([PROG, *argv]), notes=notes,
               extra={"data": {"dataset": name, "mnist": data.mnist, "canvas": list(data.shape),
                               "sizes": cfg.data_sizes}})
