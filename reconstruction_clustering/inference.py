@@ -23,7 +23,7 @@ from pathlib import Path
 import numpy as np
 
 from common.inference import Grouping, InputError, check_images, grouping_from_gamma
-from common.runs import load_weights, read_run
+from common.runs import RunLoadError, load_trained_run
 
 from .data import CANVAS
 from .evaluate import THESIS_INFERENCE
@@ -32,10 +32,6 @@ from .model import INITS, run_rc
 __all__ = ["RCModel", "load_run", "InputError"]
 
 PAPER = "reconstruction_clustering"
-
-
-class RunLoadError(ValueError):
-    """A directory that is not one dataset's reconstruction_clustering run with its weights."""
 
 
 @dataclass(frozen=True)
@@ -97,23 +93,14 @@ class RCModel:
 def load_run(run_dir) -> RCModel:
     """The trained DAE of one dataset's run directory, e.g.
     ``reconstruction_clustering/results/single_seed0/shapes``. Raises RunLoadError (one line) for
-    a missing directory, another paper's run, a run root or missing weights."""
+    another paper's run, a run root, unreadable or non-finite weights, FileNotFoundError for a
+    missing directory or weights file."""
     d = Path(run_dir)
-    if not d.is_dir():
-        raise RunLoadError(f"no run directory at {str(d)!r}")
-    if not (d / "run.json").exists():
+    if d.is_dir() and not (d / "run.json").exists():
         subs = sorted(p.parent.name for p in d.glob("*/run.json"))
         hint = f" (a run root; pick one dataset: {', '.join(subs)})" if subs else ""
         raise RunLoadError(f"{str(d)!r} holds no run.json{hint}")
-    try:
-        rec = read_run(d)
-    except ValueError as e:
-        raise RunLoadError(str(e)) from None
-    if rec.get("paper") != PAPER:
-        raise RunLoadError(f"{str(d)!r} is a {rec.get('paper')!r} run, not a {PAPER} run")
-    if not (d / "weights.npz").exists():
-        raise RunLoadError(f"{str(d)!r} has no weights.npz (rerun its command to train the DAE)")
-    params = {k: v.astype(np.float32) for k, v in load_weights(d / "weights.npz").items()}
+    rec, params, d = load_trained_run(d, PAPER)
     c, m = rec["config"], rec["metrics"]
     dataset = c["dataset"]
     return RCModel(params=params, activation=c["dae"]["activation"], size=tuple(CANVAS[dataset]),

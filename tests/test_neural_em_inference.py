@@ -112,8 +112,7 @@ def test_load_run_errors_are_one_line(run_dir, tmp_path):
 
 def test_committed_headline_run_groups_new_images_better_than_chance():
     """From a clean clone: the committed weights load and group freshly generated static shapes."""
-    if not (HEADLINE / "weights.npz").is_file():
-        pytest.skip("headline weights.npz not committed yet")
+    assert (HEADLINE / "weights.npz").is_file(), "the committed headline weights are missing"
     model = load_run(HEADLINE)
     rng = np.random.default_rng(12345)
     data = make_shapes(40, rng)

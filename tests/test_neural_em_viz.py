@@ -142,8 +142,7 @@ def test_committed_headline_arrays_redraw_every_figure_and_the_gif(tmp_path):
     (copied to a scratch directory, so the committed PNGs are not rewritten)."""
     import shutil
     headline = ROOT / "neural_em_shapes" / "results" / "default_seed0"
-    if not (headline / "weights.npz").is_file():
-        pytest.skip("headline run not committed yet")
+    assert (headline / "weights.npz").is_file(), "the committed headline weights are missing"
     for name in ("run.json", "examples.npz", "snapshots.npz"):
         shutil.copy(headline / name, tmp_path / name)
         assert (headline / name).stat().st_size < 5_000_000, f"{name} should stay small"
