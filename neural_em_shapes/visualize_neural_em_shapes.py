@@ -1,6 +1,5 @@
 #!/usr/bin/env python3
-"""Redraw the figures of a neural_em_shapes run from its run directory (run.json, examples.npz,
-snapshots.npz), without retraining.
+"""Redraw the figures of a neural_em_shapes run from its saved arrays, without retraining.
 
     python3 visualize_neural_em_shapes.py [RUN_DIR]      (default runs/neural_em_shapes)
 """
@@ -8,21 +7,12 @@ snapshots.npz), without retraining.
 import os
 import sys
 
-# Run from inside its folder, Python puts the folder first on sys.path and `import neural_em_shapes` would
-# find the script neural_em_shapes.py instead of the package: drop the folder (the repository root is the
-# fallback for a clone that was never pip-installed).
+# Inside its folder, Python would put the folder first on sys.path and `import neural_em_shapes` would find the
+# script neural_em_shapes.py instead of the package: drop the folder (the repository root is the fallback
+# for a clone that was never pip-installed). docs/conventions.md says more.
 _HERE = os.path.dirname(os.path.abspath(__file__))
-sys.path[:] = [p for p in sys.path if os.path.abspath(p or os.curdir) != _HERE]
-sys.path.append(os.path.dirname(_HERE))
-
-from common.cli import redraw_script  # noqa: E402
-
-
-def _draw(args):
-    from neural_em_shapes.viz import make_figures   # after parsing: --help does not load matplotlib
-    return make_figures(args.run_dir)
-
+sys.path[:] = [p for p in sys.path if os.path.abspath(p or os.curdir) != _HERE] + [os.path.dirname(_HERE)]
 
 if __name__ == "__main__":
-    sys.exit(redraw_script("visualize_neural_em_shapes.py", "Write the PNG figures of a neural_em_shapes run "
-                           "into its run directory.", _draw, default_dir="runs/neural_em_shapes"))
+    from neural_em_shapes.viz import figures_main
+    sys.exit(figures_main())

@@ -24,6 +24,7 @@ from pathlib import Path
 import numpy as np
 
 from common.plotting import colourise, image_grid, save_gif, soft_colourise, truth_colours
+from common.cli import positive_float, positive_int, redraw_script
 from common.runs import read_run
 
 from .config import THESIS_AMI
@@ -320,3 +321,48 @@ def make_summary_figures(root, *, multi_root=None, search_dir=None) -> list[Path
     if (root / "novel_objects.npz").exists():
         paths.append(novel_objects_figure(root / "novel_objects.npz", root / "novel_objects.png"))
     return paths
+
+
+# ----------------------------------------------------------------------------- the two scripts
+
+SEARCH_DIR = Path(__file__).resolve().parent / "results" / "search"      # the committed search records
+
+
+def _dataset_dirs(root: Path, needs: str) -> list[Path]:
+    """A dataset's run directory itself, or every dataset directory of a run root."""
+    dirs = [root] if (root / needs).exists() else sorted(p.parent for p in root.glob(f"*/{needs}"))
+    if not dirs:
+        raise FileNotFoundError(f"no {needs} in {str(root)!r} or its dataset directories "
+                                "(write a run with reconstruction_clustering.py --out)")
+    return dirs
+
+
+def figures_main(argv=None) -> int:
+    """``visualize_reconstruction_clustering.py [ROOT] [--multi-root DIR] [--search-dir DIR]``:
+    every figure of a run root (one directory per dataset) from its saved runs; --multi-root (a
+    --train-on multi root) adds the single- vs multi-object figure, --search-dir (default: the
+    committed search records) the DAE-loss-vs-AMI figure."""
+    def args(p):
+        p.add_argument("--multi-root", default=None, help="run root of a --train-on multi run")
+        p.add_argument("--search-dir", default=str(SEARCH_DIR), help="directory of search records")
+        p.add_argument("--no-gif", action="store_true", help="skip the GIFs")
+
+    def draw(a):
+        root = Path(a.run_dir)
+        paths = [p for d in _dataset_dirs(root, "run.json") for p in make_dataset_figures(d, gif=not a.no_gif)]
+        return paths + make_summary_figures(root, multi_root=a.multi_root, search_dir=a.search_dir)
+    return redraw_script("visualize_reconstruction_clustering.py", "Write the PNG figures (and GIFs) of a "
+                         "reconstruction_clustering run root from its saved runs.", draw,
+                         default_dir="runs/reconstruction_clustering", add_args=args, argv=argv)
+
+
+def gif_main(argv=None) -> int:
+    """``make_reconstruction_clustering_gif.py RUN_DIR [--fps F] [--upscale N]``: rc_iterations.gif of
+    a dataset's run directory, or of every dataset of a run root."""
+    def args(p):
+        p.add_argument("--fps", type=positive_float, default=2.0, help="frames per second (default 2)")
+        p.add_argument("--upscale", type=positive_int, default=4, help="pixel magnification (default 4)")
+    return redraw_script("make_reconstruction_clustering_gif.py", "Write rc_iterations.gif from saved RC "
+                         "traces.", lambda a: [make_gif(d, fps=a.fps, upscale=a.upscale)
+                                               for d in _dataset_dirs(Path(a.run_dir), "trace.npz")],
+                         default_dir="runs/reconstruction_clustering", add_args=args, argv=argv)

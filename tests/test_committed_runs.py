@@ -85,8 +85,8 @@ def test_air_counts_digits_from_the_committed_weights():
 SCRIPTS = {
     "neural_em_shapes": [["visualize_neural_em_shapes.py", "{d}"], ["make_neural_em_shapes_gif.py", "{d}"]],
     "air_multimnist": [["visualize_air_multimnist.py", "{d}"], ["make_air_multimnist_gif.py", "{d}"]],
-    "reconstruction_clustering": [["visualize_reconstruction_clustering.py", "{d}"],
-                                  ["make_reconstruction_clustering_gif.py", "{d}"]],
+    "reconstruction_clustering": [["visualize_reconstruction_clustering.py", "{d}", "--no-gif"],
+                                  ["make_reconstruction_clustering_gif.py", "{d}/shapes"]],
 }
 
 

@@ -517,4 +517,4 @@ def test_figure_scripts_redraw_from_a_run_root_and_reject_missing_runs(quick_run
     assert gif.exists()
     r = subprocess.run([sys.executable, str(folder / "visualize_reconstruction_clustering.py"), str(tmp_path / "none")],
                        capture_output=True, text=True, timeout=120)
-    assert r.returncode == 2 and "no <dataset>/run.json" in r.stderr and "Traceback" not in r.stderr
+    assert r.returncode == 2 and "no run.json" in r.stderr and "Traceback" not in r.stderr
