@@ -4,20 +4,17 @@
 import os
 import sys
 
+# Imported rather than run, this script is shadowing its package: `python -m air_multimnist.<module>` was typed
+# inside this folder. Say so in one line and exit 2 (print returns None, so `or 2` is the status).
 if __name__ != "__main__":
-    # Imported, not run: inside this folder the script shadows the package of the same name
-    # (e.g. `python -m air_multimnist.bench` run from here). Say so in one line, no traceback.
-    sys.stderr.write("error: inside air_multimnist/ the script air_multimnist.py shadows the package; "
-                     "run `python -m air_multimnist...` from the repository root\n")
-    raise SystemExit(2)
+    raise SystemExit(print("error: inside air_multimnist/ the script air_multimnist.py shadows the package; run "
+                           "`python -m air_multimnist...` from the repository root", file=sys.stderr) or 2)
 
-# This script shares its folder's name. Run from inside the folder (python3 air_multimnist.py),
-# Python puts the folder first on sys.path, and `import air_multimnist` would find this file
-# instead of the package. Drop the folder from sys.path so the installed package is found, with
-# the repository root as a fallback for a clone that was never pip-installed.
+# Run from inside its folder, Python puts the folder first on sys.path and `import air_multimnist` would find
+# this file instead of the package: drop the folder (the repository root is the fallback for a
+# clone that was never pip-installed). docs/conventions.md says more.
 _HERE = os.path.dirname(os.path.abspath(__file__))
-sys.path[:] = [p for p in sys.path if os.path.abspath(p or os.curdir) != _HERE]
-sys.path.append(os.path.dirname(_HERE))
+sys.path[:] = [p for p in sys.path if os.path.abspath(p or os.curdir) != _HERE] + [os.path.dirname(_HERE)]
 
 from air_multimnist.cli import cli  # noqa: E402
 

@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 
 from common.plotting import SLOT_COLOURS, save_gif
-from common.cli import positive_float, positive_int, redraw_script
+from common.cli import redraw_scripts
 from common.runs import load_weights, prepare_out_dir, read_run
 
 __all__ = ["FIGURES", "GIF_NAME", "EXAMPLES", "SNAPSHOTS", "make_figures", "make_gif", "save_detection_png"]
@@ -245,18 +245,5 @@ def make_gif(run_dir, *, fps: float = 3.0, upscale: int = 2) -> Path:
 
 # ----------------------------------------------------------------------------- the two scripts
 
-def figures_main(argv=None) -> int:
-    """``visualize_air_multimnist.py [RUN_DIR]``: the PNGs of a run, from its saved arrays."""
-    return redraw_script("visualize_air_multimnist.py", "Write the PNG figures of an air_multimnist run "
-                         "into its run directory.", lambda a: make_figures(a.run_dir),
-                         default_dir="runs/air_multimnist", argv=argv)
-
-
-def gif_main(argv=None) -> int:
-    """``make_air_multimnist_gif.py [RUN_DIR] [--fps F] [--upscale N]``."""
-    def args(p):
-        p.add_argument("--fps", type=positive_float, default=3.0, help="frames per second (default 3)")
-        p.add_argument("--upscale", type=positive_int, default=2, help="pixel magnification (default 2)")
-    return redraw_script("make_air_multimnist_gif.py", "Write training.gif into an air_multimnist run "
-                         "directory.", lambda a: [make_gif(a.run_dir, fps=a.fps, upscale=a.upscale)],
-                         default_dir="runs/air_multimnist", add_args=args, argv=argv)
+# visualize_air_multimnist.py [RUN_DIR] and make_air_multimnist_gif.py [RUN_DIR] [--fps F] [--upscale N]
+figures_main, gif_main = redraw_scripts("air_multimnist", make_figures, make_gif, fps=3.0, upscale=2, gif_name="training.gif")

@@ -15,7 +15,8 @@ from common.threads import DEFAULT_THREADS, set_blas_threads
 
 __all__ = ["positive_int", "nonneg_int", "positive_float", "probability", "add_common_args",
            "UsageError", "run_main", "setup_threads", "resolve_preset", "positive_int_list",
-           "nonempty_positive_int_list", "reject_renamed", "typed_command"]
+           "nonempty_positive_int_list", "reject_renamed", "typed_command", "redraw_script",
+           "redraw_scripts"]
 
 
 class UsageError(ValueError):
@@ -182,3 +183,27 @@ def redraw_script(prog: str, description: str, draw: Callable[[argparse.Namespac
             print(p)
         return 0
     return run_main(main, argv, prog=prog)
+
+
+def redraw_scripts(paper: str, make_figures: Callable, make_gif: Callable, *, fps: float, upscale: int,
+                   gif_name: str) -> tuple[Callable, Callable]:
+    """``(figures_main, gif_main)``: the mains of ``visualize_<paper>.py`` and ``make_<paper>_gif.py``
+    for a paper whose figures are ``make_figures(run_dir) -> paths`` and whose GIF is
+    ``make_gif(run_dir, fps=, upscale=) -> path``, both drawn from a run directory's saved arrays."""
+    default_dir = f"runs/{paper}"
+
+    def figures_main(argv=None) -> int:
+        return redraw_script(f"visualize_{paper}.py", f"Write the PNG figures of a {paper} run into its run "
+                             "directory, from its saved arrays.", lambda a: make_figures(a.run_dir),
+                             default_dir=default_dir, argv=argv)
+
+    def gif_args(p):
+        p.add_argument("--fps", type=positive_float, default=fps, help=f"frames per second (default {fps:g})")
+        p.add_argument("--upscale", type=positive_int, default=upscale,
+                       help=f"pixel magnification (default {upscale})")
+
+    def gif_main(argv=None) -> int:
+        return redraw_script(f"make_{paper}_gif.py", f"Write {gif_name} into a {paper} run directory, from "
+                             "its saved arrays.", lambda a: [make_gif(a.run_dir, fps=a.fps, upscale=a.upscale)],
+                             default_dir=default_dir, add_args=gif_args, argv=argv)
+    return figures_main, gif_main

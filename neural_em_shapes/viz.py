@@ -28,7 +28,7 @@ import numpy as np
 
 from common.plotting import (SLOT_COLOURS, colourise, image_grid, iteration_columns,
                              save_gif, soft_colourise, truth_colours)
-from common.cli import positive_float, positive_int, redraw_script
+from common.cli import redraw_scripts
 from common.runs import read_run
 
 __all__ = ["RunDataError", "FIGURES", "GIF_NAME", "load_examples", "load_snapshots",
@@ -325,19 +325,5 @@ def make_gif(run_dir, *, fps: float = 4.0, upscale: int = 3) -> Path:
 
 # ----------------------------------------------------------------------------- the two scripts
 
-def figures_main(argv=None) -> int:
-    """``visualize_neural_em_shapes.py [RUN_DIR]``: the PNGs of a run, from its saved arrays."""
-    return redraw_script("visualize_neural_em_shapes.py", "Write the PNG figures of a neural_em_shapes "
-                         "run into its run directory.", lambda a: make_figures(a.run_dir),
-                         default_dir="runs/neural_em_shapes", argv=argv)
-
-
-def gif_main(argv=None) -> int:
-    """``make_neural_em_shapes_gif.py [RUN_DIR] [--fps F] [--upscale N]``."""
-    def args(p):
-        p.add_argument("--fps", type=positive_float, default=4.0, help="frames per second (default 4)")
-        p.add_argument("--upscale", type=positive_int, default=3, help="pixel magnification (default 3)")
-    return redraw_script("make_neural_em_shapes_gif.py", "Write binding_over_training.gif into a "
-                         "neural_em_shapes run directory.",
-                         lambda a: [make_gif(a.run_dir, fps=a.fps, upscale=a.upscale)],
-                         default_dir="runs/neural_em_shapes", add_args=args, argv=argv)
+# visualize_neural_em_shapes.py [RUN_DIR] and make_neural_em_shapes_gif.py [RUN_DIR] [--fps F] [--upscale N]
+figures_main, gif_main = redraw_scripts("neural_em_shapes", make_figures, make_gif, fps=4.0, upscale=3, gif_name="binding_over_training.gif")

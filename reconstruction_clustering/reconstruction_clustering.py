@@ -4,21 +4,18 @@
 import os
 import sys
 
-# This script shares its folder's name. Run from inside the folder (python3 reconstruction_clustering.py),
-# Python puts the folder first on sys.path, and `import reconstruction_clustering` would find this file
-# instead of the package. Drop the folder from sys.path so the installed package is found, with
-# the repository root as a fallback for a clone that was never pip-installed.
-_HERE = os.path.dirname(os.path.abspath(__file__))
+# Imported rather than run, this script is shadowing its package: `python -m reconstruction_clustering.<module>` was typed
+# inside this folder. Say so in one line and exit 2 (print returns None, so `or 2` is the status).
 if __name__ != "__main__":
-    # Imported under the package's name: the current directory is this folder, so this script
-    # shadows the package (e.g. `python -m reconstruction_clustering.bench` typed inside the folder).
-    sys.stderr.write(f"error: this script shadows the package {__name__!r} here: run "
-                     f"`python -m {__name__}...` from the repository root ({os.path.dirname(_HERE)})\n")
-    raise SystemExit(2)
-sys.path[:] = [p for p in sys.path if os.path.abspath(p or os.curdir) != _HERE]
-sys.path.append(os.path.dirname(_HERE))
+    raise SystemExit(print("error: inside reconstruction_clustering/ the script reconstruction_clustering.py shadows the package; run "
+                           "`python -m reconstruction_clustering...` from the repository root", file=sys.stderr) or 2)
+
+# Run from inside its folder, Python puts the folder first on sys.path and `import reconstruction_clustering` would find
+# this file instead of the package: drop the folder (the repository root is the fallback for a
+# clone that was never pip-installed). docs/conventions.md says more.
+_HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path[:] = [p for p in sys.path if os.path.abspath(p or os.curdir) != _HERE] + [os.path.dirname(_HERE)]
 
 from reconstruction_clustering.cli import cli  # noqa: E402
 
-if __name__ == "__main__":
-    sys.exit(cli())
+sys.exit(cli())
