@@ -98,7 +98,7 @@ def search(dataset: str, data, *, runs: int, seed: int, train_on: str = "single"
                              iterations=iterations, e_step_kind=e_kind, rng=np.random.default_rng(seed))
         rec = {"run": r, "config": dataclasses.asdict(cfg), "valid_ami_max": scores["ami_max"],
                "valid_ami_arithmetic": scores["ami_arithmetic"], "valid_dae_loss": res.best_valid_loss,
-               "best_epoch": res.best_epoch, "epochs_run": res.epochs_run, "seconds": res.train_time_s}
+               "best_epoch": res.best_epoch, "epochs_run": res.epochs_run, "train_time_s": res.train_time_s}
         records.append(rec)
         log(f"[{dataset}/{train_on}] run {r:2d}: H={cfg.hidden:4d} {cfg.activation:7s} noise={cfg.noise:.1f} "
             f"lr={cfg.lr:.2e} -> valid AMI {scores['ami_max']:.3f}, DAE loss {res.best_valid_loss:.2f}, "
@@ -143,7 +143,7 @@ def confirm(dataset: str, data, record: dict, *, top: int, epochs: int | Sequenc
                                  rng=np.random.default_rng(seed))
             rows.append({"run": r["run"], "config": dataclasses.asdict(cfg), "valid_ami_max": scores["ami_max"],
                          "search_valid_ami_max": r["valid_ami_max"], "best_epoch": res.best_epoch,
-                         "seconds": res.train_time_s})
+                         "train_time_s": res.train_time_s})
             log(f"[{dataset}] confirm run {r['run']:2d} at {e} epochs: valid AMI {scores['ami_max']:.3f} "
                 f"on {len(valid)} images (search: {r['valid_ami_max']:.3f})")
     finite = [r for r in rows if np.isfinite(r["valid_ami_max"])]
