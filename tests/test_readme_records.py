@@ -19,15 +19,24 @@ NUMBER = re.compile(r"(?<![\w.])[-−]?\d+\.(\d{2,4})(?![\d])")
 SKIP_HEADERS = ("paper", "thesis")
 
 
+MAX_LIST = 32   # per-iteration series count; per-image lists would match anything (lists of
+                # records, such as a search's runs, are walked whatever their length)
+
+
 def _floats(obj, out: set):
+    """The numbers a README may cite: scalars and short lists, never a training history or a
+    per-image list (1,000 values would match almost any 3-decimal number)."""
     if isinstance(obj, bool):
         return
     if isinstance(obj, (int, float)):
         out.add(float(obj))
     elif isinstance(obj, dict):
-        for v in obj.values():
-            _floats(v, out)
+        for k, v in obj.items():
+            if k != "history":
+                _floats(v, out)
     elif isinstance(obj, list):
+        if len(obj) > MAX_LIST and not all(isinstance(v, dict) for v in obj):
+            return                                     # a long list of numbers: per image / per step
         for v in obj:
             _floats(v, out)
 
@@ -36,6 +45,8 @@ def _record_numbers(folders) -> set[float]:
     out: set[float] = set()
     for folder in folders:
         for f in sorted((ROOT / folder / "results").rglob("*.json")):
+            if "previous_code" in f.parts:
+                continue                               # the earlier code's records are not results
             _floats(json.loads(f.read_text()), out)
     return out
 

@@ -22,7 +22,7 @@ FLAGS = {"neural_em_shapes": ["--updates", "--iterations", "--K"],
 QUICK_ARGS = {"neural_em_shapes": [], "air_multimnist": [],
               "reconstruction_clustering": ["--dataset", "shapes"]}
 RENAMED = {"neural_em_shapes": ("--steps", "--iterations"), "air_multimnist": ("--steps", "--max-objects")}
-OLD_WORDS = {"steps", "test_scenes", "seconds", "dae_best_epoch", "test_ami_max_per_step"}
+OLD_WORDS = {"steps", "test_scenes", "seconds", "dae_best_epoch", "test_ami_max_per_step", "loss_steps"}
 
 
 @pytest.fixture(scope="module")
@@ -102,3 +102,18 @@ def test_old_spelling_fails_with_a_hint(paper):
     out = subprocess.run([sys.executable, f"{paper}/{paper}.py", old, "3", "--quick"], cwd=ROOT,
                          capture_output=True, text=True, timeout=120)
     assert out.returncode == 2 and new in out.stderr and "Traceback" not in out.stderr, out.stderr
+
+
+def _committed_records():
+    """Every committed run.json that is a result (not the earlier code's, kept as evidence)."""
+    return sorted(p for paper in PAPERS for p in (ROOT / paper / "results").rglob("run.json")
+                  if "previous_code" not in p.parts)
+
+
+@pytest.mark.parametrize("path", _committed_records(), ids=lambda p: str(p.relative_to(ROOT)))
+def test_committed_records_use_the_vocabulary(path):
+    rec = json.loads(path.read_text())
+    assert TOP_LEVEL <= set(rec), f"missing top-level keys {TOP_LEVEL - set(rec)}"
+    assert "mnist" in (rec["data"] or {}), "data must say which MNIST was used (or null)"
+    assert EVERY_METRIC <= set(rec["metrics"]), f"missing metrics {EVERY_METRIC - set(rec['metrics'])}"
+    assert not (_all_keys(rec, set()) & OLD_WORDS), f"old words {_all_keys(rec, set()) & OLD_WORDS}"
