@@ -20,7 +20,7 @@ from pathlib import Path
 
 import numpy as np
 
-from common.inference import Grouping, check_images, grouping_from_gamma
+from common.inference import Grouping, InputError, check_images, grouping_from_gamma
 from common.runs import RunLoadError, load_trained_run
 from neural_em_shapes.config import NEMConfig
 from neural_em_shapes.data import IMAGE_SIZE
@@ -40,12 +40,13 @@ class TrainedEM:
     run_dir: Path
 
     def run(self, images, *, K: int | None = None, iterations: int | None = None,
-            restarts: int | None = None, rng: np.random.Generator | None = None) -> Grouping:
+            restarts: int | None = None, rng: np.random.Generator | int | None = None) -> Grouping:
         """Group the ink of ``images`` into K slots with EM.
 
         images: one image (28, 28) or a batch (N, 28, 28) (or flattened to 784), float in [0, 1],
             uint8 0..255 or bool; anything else raises common.inference.InputError.
         K, iterations, restarts: default to the training configuration.
+        rng: a Generator or an integer seed (default 0: the same images give the same answer).
         Returns a common.inference.Grouping: labels (N, 28, 28) with -1 on background,
         labels_per_iteration (iterations + 1, N, 28, 28) with index 0 = gamma_0, gamma, loglik.
         """
@@ -53,7 +54,9 @@ class TrainedEM:
         K = self.cfg.K if K is None else int(K)
         iterations = self.cfg.iterations if iterations is None else int(iterations)
         restarts = self.cfg.restarts if restarts is None else int(restarts)
-        rng = np.random.default_rng(0) if rng is None else rng
+        if K < 1 or iterations < 1 or restarts < 1:
+            raise InputError(f"K, iterations and restarts must be >= 1, got {K}, {iterations}, {restarts}")
+        rng = rng if isinstance(rng, np.random.Generator) else np.random.default_rng(0 if rng is None else rng)
         trace = run_em(self.cfg.model, self.params, x, K=K, iterations=iterations, noise=self.cfg.noise,
                        rng=rng, gamma_init=self.cfg.gamma_init, keep_all=True,
                        inter_weight=self.cfg.inter_weight, restarts=restarts)

@@ -121,3 +121,14 @@ def test_committed_headline_run_groups_new_images_better_than_chance():
     chance, _ = grouping_score(data.labels, random_labels(data.images, model.cfg.K, rng))
     assert ami > chance + 0.5, (ami, chance)
     assert ami > 0.8, ami          # the headline model scores about 0.9 on test images
+
+
+def test_rng_may_be_a_seed_and_bad_k_is_an_input_error():
+    from common.inference import InputError
+    model = load_run(HEADLINE)
+    img = np.zeros((28, 28), np.uint8)
+    img[2:9, 2:9] = 255
+    a, b = model.run(img, rng=3), model.run(img, rng=np.random.default_rng(3))
+    np.testing.assert_array_equal(a.labels, b.labels)
+    with pytest.raises(InputError, match="K, iterations and restarts"):
+        model.run(img, K=0)
