@@ -21,6 +21,8 @@ from dataclasses import dataclass
 
 from common.layers import ACTIVATIONS
 
+from common.config import build_config
+
 __all__ = ["DAEConfig", "DAE_PRESETS", "THESIS_CONFIGS", "QUICK_DAE", "dae_preset", "validate", "RCConfig",
            "PRESETS", "make_config", "THESIS_AMI", "TRAIN_ON", "E_STEPS", "INFERENCE_CHOICES"]
 
@@ -180,16 +182,15 @@ class RCConfig:
                 "n_test": self.n_test}
 
 
-PRESETS: dict[str, RCConfig] = {
-    "default": RCConfig(),
+PRESETS: dict[str, dict] = {
+    "default": {},
     # Smoke test: tiny DAE (QUICK_DAE) and data, the thesis's inference; seconds, not results.
-    "quick": RCConfig(dae_config="quick", inference="thesis", n_single=1000, n_multi_train=300, n_valid=100,
-                      n_test=100),
+    "quick": dict(dae_config="quick", inference="thesis", n_single=1000, n_multi_train=300, n_valid=100,
+                  n_test=100),
 }
 
 
 def make_config(preset: str = "default", **overrides) -> RCConfig:
-    """``PRESETS[preset]`` with the given fields replaced (None values are ignored)."""
-    if preset not in PRESETS:
-        raise ValueError(f"unknown preset {preset!r}; choose one of {sorted(PRESETS)}")
-    return dataclasses.replace(PRESETS[preset], **{k: v for k, v in overrides.items() if v is not None})
+    """``PRESETS[preset]`` with the given fields replaced (None values are ignored); the dataclass
+    checks every field."""
+    return build_config(RCConfig, PRESETS, lambda cfg: None, preset, overrides)

@@ -94,7 +94,7 @@ def test_rc_gamma_0_is_the_shared_initial_gamma():
 
 
 def test_config_defaults_are_the_default_preset():
-    assert RCConfig() == PRESETS["default"] and make_config("quick").dae_config == "quick"
+    assert RCConfig() == make_config("default") == RCConfig(**PRESETS["default"]) and make_config("quick").dae_config == "quick"
     assert make_config(K=4, iterations=None).K == 4
     assert RCConfig(train_on="multi").e_step_kind == "hard" and RCConfig().e_step_kind == "soft"
     with pytest.raises(ValueError, match="preset"):
@@ -267,7 +267,7 @@ def test_extended_search_equals_one_longer_search():
     full = search("bars", data, runs=3, **kw)
     part = search("bars", data, runs=2, **kw)
     more = search("bars", data, runs=1, previous=part, **kw)
-    strip = lambda rec: [{k: v for k, v in r.items() if k != "seconds"} for r in rec["runs"]]
+    strip = lambda rec: [{k: v for k, v in r.items() if k != "train_time_s"} for r in rec["runs"]]
     assert strip(more) == strip(full) and more["budget"]["runs"] == 3
     assert more["chosen"]["run"] == full["chosen"]["run"]
     with pytest.raises(ContinuationError, match="different"):
