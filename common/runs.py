@@ -90,7 +90,10 @@ def environment() -> dict[str, Any]:
     """Where and with what a run was made: interpreter, NumPy, BLAS and its threads, git state."""
     from common.threads import blas_info
     commit = _git("rev-parse", "HEAD")
-    status = _git("status", "--porcelain", "--untracked-files=no") if commit else None
+    # Dirty means the code differs from the commit: a run rewriting a committed results folder
+    # (a rerun of a headline) does not make the code dirty.
+    status = _git("status", "--porcelain", "--untracked-files=no", "--", ".",
+                  ":(exclude,glob)*/results/**") if commit else None
     return {
         "python": sys.version.split()[0],
         "numpy": np.__version__,
