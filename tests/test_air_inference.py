@@ -113,3 +113,15 @@ def test_committed_headline_run_loads_and_counts():
     acc = float(np.mean(det.counts == np.concatenate(truth)))
     assert acc >= 0.9, (acc, det.counts)
     assert model.run(np.zeros((50, 50), np.uint8)).counts[0] == 0
+
+
+def test_committed_headline_run_reproduces_its_record():
+    """The committed float16 weights are the ones the record was scored with: the test count
+    accuracy of the loaded model equals run.json's exactly (same fixed test images)."""
+    from air_multimnist.data import eval_sets
+    from air_multimnist.evaluate import evaluate
+    rec = json.loads((HEADLINE / "run.json").read_text())
+    model = load_run(HEADLINE)
+    ev = evaluate(model.params, eval_sets(model.cfg)["test"], model.cfg, elbo_seed=rec["seed"] + 1)
+    assert ev["count_accuracy"] == rec["metrics"]["test_count_accuracy"]
+    assert ev["iou_object"] == pytest.approx(rec["metrics"]["test_iou_object"], abs=1e-12)
