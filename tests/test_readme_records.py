@@ -45,8 +45,6 @@ def _record_numbers(folders) -> set[float]:
     out: set[float] = set()
     for folder in folders:
         for f in sorted((ROOT / folder / "results").rglob("*.json")):
-            if "previous_code" in f.parts:
-                continue                               # the earlier code's records are not results
             _floats(json.loads(f.read_text()), out)
     return out
 
