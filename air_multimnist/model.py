@@ -153,6 +153,16 @@ def step_forward(params: dict, images: np.ndarray, xw: np.ndarray, state: State,
     return out, StepCache(lc, state.z, pc, wraw, eps_where, cc, ec, qraw, eps_what, dc, yc, rc, kcw, kcq)
 
 
+def _latent_backward(dz, dkl, kl_cache, eps_cache):
+    """Gradients (dmu, dsd) of a Gaussian latent z = mu + sd * eps (or z = mu when eps is None,
+    the posterior mean) from its sample's gradient dz and its KL term's weight dkl."""
+    dmu, dsd = gaussian_kl_backward(dkl, kl_cache)
+    if eps_cache is None:
+        return dmu + dz, dsd
+    dmu_s, dsd_s = gaussian_sample_backward(dz, eps_cache)
+    return dmu + dmu_s, dsd + dsd_s
+
+
 def step_backward(params: dict, dlogit: np.ndarray, dkl: np.ndarray, dobj: np.ndarray, dnext: State,
                   cache: StepCache, cfg):
     """Backward of :func:`step_forward`.
@@ -169,24 +179,12 @@ def step_backward(params: dict, dlogit: np.ndarray, dkl: np.ndarray, dobj: np.nd
     dd = activation_backward(dy.reshape(B, n * n), cache.out)
     dzwhat, g_dec = mlp_backward(dd, cache.dec)
     dzwhat = dzwhat + dnext.z[:, 3:]
-    # z_what sample and KL
-    dqmu, dqsd = gaussian_kl_backward(dkl, cache.kl_what)
-    if cache.what_eps is None:
-        dqmu = dqmu + dzwhat
-    else:
-        dmu, dsd = gaussian_sample_backward(dzwhat, cache.what_eps)
-        dqmu, dqsd = dqmu + dmu, dqsd + dsd
+    dqmu, dqsd = _latent_backward(dzwhat, dkl, cache.kl_what, cache.what_eps)
     de = np.concatenate([dqmu, softplus_backward(dqsd, cache.what_raw)], axis=1)
     dg, g_enc = mlp_backward(de, cache.enc)
     _, dzw_crop = crop_backward(dg.reshape(B, n, n), cache.crop, need_image=False)
     dzw = dzw + dzw_crop + dnext.z[:, :3]
-    # z_where sample and KL
-    dwmu, dwsd = gaussian_kl_backward(dkl, cache.kl_where)
-    if cache.where_eps is None:
-        dwmu = dwmu + dzw
-    else:
-        dmu, dsd = gaussian_sample_backward(dzw, cache.where_eps)
-        dwmu, dwsd = dwmu + dmu, dwsd + dsd
+    dwmu, dwsd = _latent_backward(dzw, dkl, cache.kl_where, cache.where_eps)
     do = np.concatenate([dlogit[:, None], dwmu, softplus_backward(dwsd, cache.where_raw)], axis=1)
     dh, g_pred = mlp_backward(do, cache.predict)
     dxw, dh_prev, dc_prev, dWh = lstm_step_backward(dnext.h + dh, dnext.c, cache.lstm)
