@@ -40,7 +40,10 @@ def _read(run_dir, npz: str):
 
 def _T(rec) -> int:
     c = rec["config"]
-    return int(c.get("max_objects", c.get("steps")))
+    T = c.get("max_objects", c.get("steps"))        # "steps": records of the earlier code
+    if not isinstance(T, int):
+        raise ValueError("run.json config lacks max_objects")
+    return T
 
 
 def _title(rec, what: str) -> str:

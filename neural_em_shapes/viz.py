@@ -59,6 +59,8 @@ def _record(run_dir: Path) -> dict:
         rec = read_run(run_dir)
     except ValueError as e:  # invalid JSON or schema; FileNotFoundError passes through
         raise RunDataError(str(e)) from None
+    if rec.get("paper") != "neural_em_shapes":
+        raise RunDataError(f"{str(run_dir)!r} holds a run of {rec.get('paper')!r}, not of 'neural_em_shapes'")
     for key in ("config", "history", "metrics", "baselines"):
         if not isinstance(rec.get(key), dict):
             raise RunDataError(f"run.json in {str(run_dir)!r}: {key!r} is not an object")

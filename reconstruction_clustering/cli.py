@@ -14,19 +14,19 @@ from typing import Sequence
 import numpy as np
 
 from common.cli import UsageError, add_common_args, positive_int, positive_int_list, run_main, setup_threads
-from common.runs import (COMMITTED_WEIGHTS_DTYPE, atomic_write_json, claim_out_dir, load_weights,
-                         prepare_out_dir, read_run, rounded_weights, write_run)
+from common.runs import (COMMITTED_WEIGHTS_DTYPE, RunLoadError, atomic_write_json, claim_out_dir,
+                         load_trained_run, prepare_out_dir, rounded_weights, write_run)
 
 from .config import (E_STEPS, INFERENCE_CHOICES, PRESETS, QUICK_DAE, THESIS_AMI, THESIS_CONFIGS, TRAIN_ON,
                      DAEConfig, RCConfig, dae_preset, make_config)
 from .data import DATASETS, THESIS_K, make_rc_dataset
 from .evaluate import (THESIS_INFERENCE, baselines, confidence, evaluate, novel_objects_trace, pick_examples,
                        select_inference)
+from .dae import PARAM_NAMES
 from .train import TrainResult, fit_dae
 
 PROG = "reconstruction_clustering.py"
 PAPER = "reconstruction_clustering"
-SEARCH_DIR = Path(__file__).resolve().parent / "results" / "search"   # the committed search records
 N_TRACE = 8                                     # test images whose full gamma trace is saved (the GIF)
 SWEEP_K = (2, 3, 4, 5, 6, 8, 12)                # Fig. 4.7a
 NO_HELD_OUT = ("simple_superposition",)          # its validation pairs are test pairs
@@ -84,27 +84,23 @@ def load_dae(root, name: str, cfg: RCConfig, seed: int) -> tuple[DAEConfig, Trai
     """
     run_dir = Path(root) / name
     try:
-        rec = read_run(run_dir)
-    except (ValueError, FileNotFoundError) as e:
+        rec, params, _ = load_trained_run(run_dir, PAPER, required=PARAM_NAMES)
+    except (RunLoadError, FileNotFoundError) as e:
         raise UsageError(f"--dae-from: {e}") from None
-    if rec.get("paper") != PAPER:
-        raise UsageError(f"--dae-from: {run_dir} is not a {PAPER} run")
     c, m = rec["config"], rec["metrics"]
     mine = {"seed": seed, "train_on": cfg.train_on, "sizes": cfg.data_sizes}
     theirs = {"seed": rec["seed"], "train_on": c.get("train_on"), "sizes": (rec.get("data") or {}).get("sizes")}
     if mine != theirs:
         raise UsageError(f"--dae-from: {run_dir} was made with {theirs}, this run is {mine}")
-    try:
-        params = load_weights(run_dir / "weights.npz")
-    except FileNotFoundError as e:
-        raise UsageError(f"--dae-from: {e}") from None
-    params = {k: v.astype(np.float32) for k, v in params.items()}
     # A loaded run keeps its original training time and source, so a record loaded from itself
     # still says how its DAE was made.
-    return DAEConfig(**c["dae"]), TrainResult(
-        params=params, history=rec["history"], best_epoch=m["best_epoch"],
-        best_valid_loss=m["dae_valid_loss"], epochs_run=m["dae_epochs_run"],
-        train_time_s=m["train_time_s"]), c["dae_config_source"]
+    try:
+        return DAEConfig(**c["dae"]), TrainResult(
+            params=params, history=rec["history"], best_epoch=m["best_epoch"],
+            best_valid_loss=m["dae_valid_loss"], epochs_run=m["dae_epochs_run"],
+            train_time_s=m["train_time_s"]), c["dae_config_source"]
+    except (KeyError, TypeError) as e:
+        raise UsageError(f"--dae-from: {run_dir}/run.json lacks what a DAE run records ({e})") from None
 
 
 def dae_config(name: str, cfg: RCConfig) -> DAEConfig:
@@ -115,7 +111,10 @@ def dae_config(name: str, cfg: RCConfig) -> DAEConfig:
         if c is None:
             raise UsageError(f"the thesis has no multi-object DAE for {name}")
         return c
-    return dae_preset(name, cfg.train_on)
+    try:
+        return dae_preset(name, cfg.train_on)
+    except ValueError as e:
+        raise UsageError(f"{e} (with --train-on {cfg.train_on})") from None
 
 
 def run_dataset(name: str, cfg: RCConfig, args, out_root: Path, argv: Sequence[str]) -> dict:
@@ -275,14 +274,17 @@ def main(argv: Sequence[str] | None = None) -> int:
         raise UsageError("--dae-from loads a trained DAE with its own configuration; drop --dae-config")
     cfg = config_from_args(args)
     setup_threads(args.threads)
-    out_root = claim_out_dir(args.out, force=args.force)
-    start = time.perf_counter()
     names = list(DATASETS) if args.dataset == "all" else [args.dataset]
     if cfg.train_on == "multi" and args.dataset == "all":
         names = [n for n in names if n in THESIS_AMI["multi"]]
-    if args.dae_from:                       # every DAE must load before any dataset runs
-        for n in names:
+    # Every DAE must have a configuration (or load) before anything is written or trained.
+    for n in names:
+        if args.dae_from:
             load_dae(args.dae_from, n, cfg, args.seed)
+        else:
+            dae_config(n, cfg)
+    out_root = claim_out_dir(args.out, force=args.force)
+    start = time.perf_counter()
     rows = [run_dataset(n, cfg, args, out_root, argv) for n in names]
     table = summary_table(rows)
     atomic_write_json(out_root / "summary.json", {"rows": rows, "command": shlex.join([PROG, *argv]),
@@ -292,7 +294,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if not args.no_figures:
         # Figures across datasets (AMI vs K, DAE loss vs AMI over the committed search, novel objects);
         # single- vs multi-object needs two roots: visualize_reconstruction_clustering.py --multi-root.
-        from .viz import make_summary_figures
+        from .viz import SEARCH_DIR, make_summary_figures
         make_summary_figures(out_root, search_dir=SEARCH_DIR)
     print(table)
     print(f"{len(rows)} dataset(s) in {time.perf_counter() - start:.0f} s -> {out_root}")

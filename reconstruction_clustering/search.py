@@ -183,6 +183,17 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
+def _read_record(path: Path, flag: str) -> dict:
+    """A committed or earlier search record, or a one-line usage error."""
+    try:
+        record = json.loads(path.read_text())
+    except (OSError, ValueError) as e:
+        raise UsageError(f"{flag}: {path} is not a readable search record ({e})") from None
+    if not isinstance(record, dict) or "runs" not in record:
+        raise UsageError(f"{flag}: {path} is not a search record")
+    return record
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     setup_threads(args.threads)
@@ -212,8 +223,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.confirm_top:
             if not prev_path.exists():
                 raise UsageError(f"--confirm-top: no search record {prev_path}")
-            record = json.loads(prev_path.read_text())
-            if record["seed"] != args.seed:
+            record = _read_record(prev_path, "--confirm-top")
+            if record.get("seed") != args.seed:
                 raise UsageError(f"--confirm-top: {prev_path} was searched with --seed {record['seed']}")
             rec = confirm(name, data, record, top=args.confirm_top, epochs=args.confirm_epochs)
             path = atomic_write_json(prev_path, rec)
@@ -223,7 +234,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.extend:
             if not prev_path.exists():
                 raise UsageError(f"--extend: no earlier record {prev_path}")
-            previous = json.loads(prev_path.read_text())
+            previous = _read_record(prev_path, "--extend")
         try:
             rec = search(name, data, runs=args.runs, seed=args.seed, train_on=args.train_on,
                          valid_images=args.valid_images, base=base, previous=previous)

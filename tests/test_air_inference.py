@@ -125,3 +125,15 @@ def test_committed_headline_run_reproduces_its_record():
     ev = evaluate(model.params, eval_sets(model.cfg)["test"], model.cfg, elbo_seed=rec["seed"] + 1)
     assert ev["count_accuracy"] == rec["metrics"]["test_count_accuracy"]
     assert ev["iou_object"] == pytest.approx(rec["metrics"]["test_iou_object"], abs=1e-12)
+
+
+def test_weights_missing_a_parameter_are_refused_at_load(tmp_path):
+    import shutil
+    from common.runs import RunLoadError
+    d = tmp_path / "run"
+    shutil.copytree(HEADLINE, d, ignore=shutil.ignore_patterns("*.png", "*.gif"))
+    with np.load(d / "weights.npz") as z:
+        kept = {k: z[k] for k in z.files if k != "dec.W2"}
+    np.savez(d / "weights.npz", **kept)
+    with pytest.raises(RunLoadError, match="dec.W2"):
+        load_run(d)

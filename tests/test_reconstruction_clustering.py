@@ -518,3 +518,9 @@ def test_figure_scripts_redraw_from_a_run_root_and_reject_missing_runs(quick_run
     r = subprocess.run([sys.executable, str(folder / "visualize_reconstruction_clustering.py"), str(tmp_path / "none")],
                        capture_output=True, text=True, timeout=120)
     assert r.returncode == 2 and "no run.json" in r.stderr and "Traceback" not in r.stderr
+
+
+def test_a_dataset_without_a_dae_preset_is_refused_before_anything_is_written(tmp_path):
+    r = _cli(["--dataset", "simple_superposition", "--train-on", "multi", "--out", str(tmp_path / "o")])
+    assert r.returncode == 2 and "no preset" in r.stderr and "Traceback" not in r.stderr
+    assert not (tmp_path / "o").exists()
