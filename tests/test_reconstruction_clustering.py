@@ -457,7 +457,7 @@ def test_dae_from_rejects_a_mismatched_run(quick_run, tmp_path, extra, message):
 def test_dae_from_missing_run_or_weights_exits_2(quick_run, tmp_path):
     import shutil
     r = _cli(["--quick", "--dataset", "bars", "--dae-from", str(tmp_path / "none"), "--out", str(tmp_path / "x")])
-    assert r.returncode == 2 and "no run record" in r.stderr and "Traceback" not in r.stderr
+    assert r.returncode == 2 and "no run directory" in r.stderr and "Traceback" not in r.stderr
     out, _ = quick_run
     (tmp_path / "nw" / "bars").mkdir(parents=True)
     shutil.copy(out / "bars" / "run.json", tmp_path / "nw" / "bars")      # a committed root: no weights
