@@ -1,33 +1,42 @@
-"""Benchmark of one AIR training update (not a test): updates/s, images/s, peak memory, and achieved
-GFLOP/s as a fraction of the single-thread float32 GEMM measured in the same run.
+"""Benchmark of AIR (not a test): one training update including both optimisers, the streamed
+data of one update, and one inference pass, at 1 and 2 threads, optionally side by side with the
+PyTorch twin (``twin_torch.py``) run in separate processes, interleaved.
 
-    python3 -m air_multimnist.bench [--preset default] [--updates 30] [--threads 1]
+    python3 -m air_multimnist.bench [--preset default] [--compare torch] [--threads 1,2]
+                                    [--rounds 5] [--repeats 5] [--json results/bench.json]
 
-Run it from the repository root: inside air_multimnist/ the script air_multimnist.py shadows the
-package (you get a one-line error).
+The README's benchmark table is this command's output with ``--compare torch``. Run it from the
+repository root: inside air_multimnist/ the script air_multimnist.py shadows the package (you get
+a one-line error).
 """
 
 from __future__ import annotations
 
-import argparse
 import sys
-import time
 
 import numpy as np
 
 from air_multimnist.config import PRESETS, make_config
-from air_multimnist.data import compose, eval_sets
-from air_multimnist.model import init_baseline, init_params
+from air_multimnist.data import SceneStream, eval_sets
+from air_multimnist.model import forward, init_baseline, init_params
 from air_multimnist.objectives import RunningNorm
-from air_multimnist.train import train_step
-from common.bench import median_seconds, roofline_report
-from common.cli import positive_int, run_main, setup_threads
+from air_multimnist.train import count_k_at, train_step
+from common.bench import Workload, bench_main
+from common.cli import run_main
+from common.optim import Adam, cosine_lr
+
+EVAL_IMAGES = 500          # evaluate.infer's batch
+N_BATCHES = 4
+PHASES = {"update": "training update (forward, ELBO, REINFORCE + NVIL, BPTT, clip, 2x Adam)",
+          "data": "data of one update (streamed scene composition, amortised)",
+          "eval": f"inference pass ({EVAL_IMAGES} scenes, posterior means)"}
 
 
-def update_flops(cfg) -> float:
+def update_flops(args) -> float:
     """Matmul FLOPs of one update (forward + backward = 3x forward for weight GEMMs, 2x for the
     image projection whose input gradient is not needed), counting the LSTM, the three MLPs and the
     separable spatial transformer (crop and render: two batched matmuls each)."""
+    cfg = make_config(args.preset)
     B, T, H, Hm, Z, n, C = cfg.batch, cfg.max_objects, cfg.lstm, cfg.hidden, cfg.z_what, cfg.window, cfg.canvas
     image = 2 * B * C * C * 4 * H * 2
     per_step = 2 * B * ((3 + Z) * 4 * H + H * 4 * H + H * Hm + Hm * 7 + n * n * Hm + Hm * 2 * Z
@@ -36,36 +45,75 @@ def update_flops(cfg) -> float:
     return image + 3.0 * T * (per_step + stn)
 
 
-def main(argv=None) -> int:
-    p = argparse.ArgumentParser(prog="python3 -m air_multimnist.bench", description=__doc__, allow_abbrev=False,
-                                formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--preset", default="default", choices=sorted(PRESETS))
-    p.add_argument("--updates", type=positive_int, default=30)
-    p.add_argument("--threads", type=positive_int, default=1)
-    args = p.parse_args(argv)
-    setup_threads(args.threads)
-    cfg = make_config(args.preset)
-    rng = np.random.default_rng(0)
+def _scenes(cfg):
+    """Pre-drawn training batches (from validation scenes: composition is its own phase), the
+    inference batch, and the stream the data phase times."""
     sets = eval_sets(cfg)
-    x_all = sets["valid"].images
+    rng = np.random.default_rng(0)
+    x = sets["valid"].images
+    batches = [x[rng.integers(0, len(x), cfg.batch)] for _ in range(N_BATCHES)]
+    return batches, x[:EVAL_IMAGES], SceneStream(sets["train_digits"], cfg, rng)
+
+
+def numpy_steps(args) -> dict:
+    cfg = make_config(args.preset)
+    batches, ev, stream = _scenes(cfg)
+    rng = np.random.default_rng(1)
     params, bparams = init_params(cfg, rng), init_baseline(cfg, rng)
-    norm = RunningNorm()
+    opt, bopt = Adam(lr=cfg.lr, clip_norm=cfg.clip or None), Adam(lr=cfg.lr * cfg.baseline_lr_mult)
+    norm = RunningNorm() if cfg.signal_norm else None
+    done = [0]
 
-    def step(_):
-        train_step(params, bparams, x_all[rng.integers(0, len(x_all), cfg.batch)], cfg, rng, norm)
+    def update():     # as train.train's loop body
+        i = done[0]
+        _, grads, bgrads = train_step(params, bparams, batches[i % N_BATCHES], cfg, rng, norm, count_k_at(cfg, i))
+        opt.lr = cosine_lr(cfg.lr, cfg.lr_final, i, cfg.updates)
+        opt.step(params, grads)
+        if bgrads is not None:
+            bopt.lr = opt.lr * cfg.baseline_lr_mult
+            bopt.step(bparams, bgrads)
+        done[0] += 1
 
-    t = median_seconds(step, args.updates, warmup=3)
-    t0 = time.perf_counter()
-    compose(sets["train_digits"], cfg.chunk, rng, cfg)
-    chunk_s = time.perf_counter() - t0
-    print(f"preset {args.preset}: AIR ({cfg.estimator}), B={cfg.batch}, T={cfg.max_objects}, LSTM {cfg.lstm}, "
-          f"window {cfg.window}, {args.threads} BLAS thread(s)")
-    print(f"update (forward + ELBO + BPTT, no optimiser): {t * 1e3:.1f} ms median of {args.updates} "
-          f"-> {1 / t:.1f} updates/s, {cfg.batch / t:.0f} images/s")
-    print(f"composing a streamed chunk of {cfg.chunk} scenes: {chunk_s:.2f} s "
-          f"(= {1e3 * chunk_s / (cfg.chunk * cfg.scene_reuse / cfg.batch):.1f} ms per update amortised)")
-    print(roofline_report(update_flops(cfg), t))
-    return 0
+    return {"update": update, "data": stream.next,
+            "eval": lambda: forward(params, ev, None, None, cfg, keep_cache=False)}
+
+
+def torch_steps(args) -> dict:
+    from air_multimnist import twin_torch
+    cfg = make_config(args.preset)
+    batches, ev, _ = _scenes(cfg)
+    rng = np.random.default_rng(1)
+    model = twin_torch.build(cfg, init_params(cfg, rng), init_baseline(cfg, rng))
+    step, run = twin_torch.make_update(cfg, model), twin_torch.make_eval(cfg, model)
+    it = iter(range(10 ** 9))
+    return {"update": lambda: step(batches[next(it) % N_BATCHES]), "eval": lambda: run(ev)}
+
+
+def headline(args, rows) -> list[str]:
+    """The headline run's training phase estimated from the measured phases."""
+    cfg = make_config(args.preset)
+    passes = -(-cfg.updates // cfg.eval_every) * -(-cfg.n_valid // EVAL_IMAGES)
+    out = []
+    for n in sorted({t for _, t in rows}):
+        if ("update", n) not in rows:
+            continue
+        upd = rows[("update", n)]["numpy_ms"] + rows[("data", n)]["numpy_ms"]
+        total = (cfg.updates * upd + passes * rows[("eval", n)]["numpy_ms"]) / 6e4
+        out.append(f"headline training at {n} thread(s), estimated: {cfg.updates} updates x {upd:.1f} ms + "
+                   f"{passes} validation passes x {rows[('eval', n)]['numpy_ms']:.0f} ms = {total:.1f} min")
+    return out
+
+
+def _arguments(p) -> None:
+    p.add_argument("--preset", default="default", choices=sorted(PRESETS))
+
+
+WORK = Workload(module="air_multimnist.bench", description=__doc__, phases=PHASES, numpy_steps=numpy_steps,
+                torch_steps=torch_steps, update_flops=update_flops, add_arguments=_arguments, headline=headline)
+
+
+def main(argv=None) -> int:
+    return bench_main(WORK, argv)
 
 
 if __name__ == "__main__":

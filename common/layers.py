@@ -24,10 +24,20 @@ ACTIVATIONS = ("relu", "tanh", "sigmoid", "identity")
 
 # ----------------------------------------------------------------------------- elementwise helpers
 
-def sigmoid(a: np.ndarray) -> np.ndarray:
+def sigmoid(a: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
     """Logistic function as 0.5 + 0.5 tanh(a / 2): stable for any |a| and one transcendental
-    instead of exp + where + divide (measured 2.4x faster on (64, 4, 784) float32)."""
-    return 0.5 + 0.5 * np.tanh(0.5 * a)
+    instead of exp + where + divide (measured 2.4x faster on (64, 4, 784) float32).
+
+    out: optional array of a's shape to write into (may be ``a`` itself): the same four passes,
+    with no temporaries.
+    """
+    if out is None:
+        return 0.5 + 0.5 * np.tanh(0.5 * a)
+    np.multiply(a, 0.5, out=out)
+    np.tanh(out, out=out)
+    out *= 0.5
+    out += 0.5
+    return out
 
 
 def softplus(a: np.ndarray) -> np.ndarray:

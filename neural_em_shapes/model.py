@@ -30,17 +30,18 @@ backward walks ``reversed(range(T))`` carrying the gradients of the recurrent st
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import NamedTuple
 
 import numpy as np
 
-from common.layers import glorot, mm, outer, sigmoid, softplus
-from common.mixture import merge_restarts, mixture_loglik, pixel_likelihoods
+from common.layers import glorot, mm, outer, sigmoid
+from common.mixture import merge_restarts, mixture_loglik, pixel_likelihoods, slot_argmax
 from common.seeding import initial_gamma
 
-__all__ = ["init_params", "flip_noise", "loss_weights", "e_step_forward",
-           "e_step_backward", "loss_forward", "loss_backward", "rnn_cell_forward",
-           "rnn_cell_backward", "nem_cell_forward", "nem_cell_backward", "unrolled_forward",
-           "unrolled_backward", "loss_and_grads", "run_em", "EMTrace"]
+__all__ = ["init_params", "flip_noise", "loss_weights", "pixel_terms_forward", "pixel_terms_backward",
+           "e_step_forward", "e_step_backward", "loss_forward", "loss_backward", "rnn_cell_forward",
+           "rnn_cell_backward", "rnn_weight_grads", "nem_cell_forward", "nem_cell_backward",
+           "unrolled_forward", "unrolled_backward", "loss_and_grads", "run_em", "EMTrace"]
 
 MODELS = ("rnn-em", "n-em")
 
@@ -86,82 +87,159 @@ def loss_weights(cfg) -> np.ndarray:
     return np.full(T, 1.0 / T)
 
 
-# ----------------------------------------------------------------------------- E-step and loss
+# ----------------------------------------------------------------------------- pixel terms, E-step and loss
 
-def e_step_forward(o: np.ndarray, x: np.ndarray):
-    """gamma (B, K, D) = softmax over K of log p(x | psi = sigmoid(o)) (thesis eq. 5.4).
+class TermsCache(NamedTuple):
+    """What the backward pass of the per-iteration head needs: psi = sigmoid(o) (B, K, D) and x (B, D)."""
+    psi: np.ndarray
+    x: np.ndarray
 
-    o: (B, K, D) logits; x: (B, D) clean binary image. log p = -softplus(s o), s = 1 - 2x.
+
+def pixel_terms_forward(o: np.ndarray, x: np.ndarray):
+    """The two per-pixel terms of eq. (5.6) from the logits o (B, K, D) and the clean x (B, D):
+
+        bce = softplus(s o) = -log p(x | psi),   kl = softplus(o) = -log(1 - psi),   s = 1 - 2x.
+
+    Both share log1p(exp(-|o|)) (|s o| = |o|) and max(s o, 0) = max(o, 0) - x o exactly for binary x,
+    so the two softplus cost one exp and one log1p (the E-step's log-likelihood is -bce: a third
+    softplus is not needed either). Returns (bce, kl, psi), TermsCache; psi = sigmoid(o) is what
+    every backward formula below needs.
     """
-    s = (1 - 2 * x)[:, None, :]
-    loglik = -softplus(s * o)
-    m = loglik.max(axis=1, keepdims=True)
-    e = np.exp(loglik - m)
-    gamma = e / e.sum(axis=1, keepdims=True)
-    return gamma, (gamma, s, o)
+    xb = x[:, None, :]
+    tail = np.abs(o)
+    np.negative(tail, out=tail)
+    np.exp(tail, out=tail)
+    np.log1p(tail, out=tail)                 # log1p(exp(-|o|))
+    kl = np.maximum(o, 0)
+    bce = np.multiply(xb, o)
+    np.subtract(kl, bce, out=bce)            # max(s o, 0)
+    bce += tail
+    kl += tail
+    psi = sigmoid(o)
+    return (bce, kl, psi), TermsCache(psi, x)
 
 
-def e_step_backward(dgamma: np.ndarray, cache) -> np.ndarray:
-    """dL/do (B, K, D) from dL/dgamma, through the softmax and d(-softplus(s o))/do = -s sigmoid(s o)."""
-    gamma, s, o = cache
-    dlog = gamma * (dgamma - (gamma * dgamma).sum(axis=1, keepdims=True))
-    return dlog * (-s * sigmoid(s * o))
+def pixel_terms_backward(dbce: np.ndarray, dkl: np.ndarray | None, cache: TermsCache) -> np.ndarray:
+    """do (B, K, D) = dbce * (psi - x) + dkl * psi  (d softplus(s o)/do = s sigmoid(s o) = psi - x)."""
+    psi, x = cache
+    do = np.subtract(psi, x[:, None, :])
+    do *= dbce
+    if dkl is not None:
+        do += dkl * psi
+    return do
 
 
-def loss_forward(o: np.ndarray, gamma: np.ndarray, x: np.ndarray, inter_weight: float = 1.0):
-    """Thesis eq. (5.6), summed over K and D, averaged over the batch.
+def e_step_forward(bce: np.ndarray):
+    """gamma (B, K, D) = softmax over K of log p(x | psi) = -bce (thesis eq. 5.4)."""
+    e = np.subtract(bce.min(axis=1, keepdims=True), bce)    # log p - max_k log p
+    np.exp(e, out=e)
+    e /= e.sum(axis=1, keepdims=True)
+    return e, e                                              # the backward needs gamma only
 
-    o, gamma: (B, K, D); x: (B, D). Returns (scalar loss, cache).
+
+def e_step_backward(dgamma: np.ndarray, gamma: np.ndarray) -> np.ndarray:
+    """dL/dbce (B, K, D) from dL/dgamma through the softmax of -bce."""
+    return gamma * ((gamma * dgamma).sum(axis=1, keepdims=True) - dgamma)
+
+
+class LossCache(NamedTuple):
+    gamma: np.ndarray
+    bce: np.ndarray
+    kl: np.ndarray
+    inter_weight: float
+    B: int
+
+
+def loss_forward(bce: np.ndarray, kl: np.ndarray, gamma: np.ndarray, inter_weight: float = 1.0):
+    """Thesis eq. (5.6), summed over K and D, averaged over the batch. bce, kl, gamma: (B, K, D).
+
     Term 1 (intra): gamma * BCE(psi, x);  term 2 (inter): (1 - gamma) * -log(1 - psi).
+    Returns (scalar loss, LossCache).
     """
-    B = x.shape[0]
-    s = (1 - 2 * x)[:, None, :]
-    bce = softplus(s * o)
-    kl = softplus(o)
-    loss = (np.sum(gamma * bce) + inter_weight * np.sum((1 - gamma) * kl)) / B
-    return float(loss), (o, gamma, s, bce, kl, inter_weight, B)
+    B = bce.shape[0]
+    inter = 1 - gamma
+    inter *= kl
+    loss = (np.sum(gamma * bce) + inter_weight * np.sum(inter)) / B
+    return float(loss), LossCache(gamma, bce, kl, inter_weight, B)
 
 
-def loss_backward(dloss: float, cache):
-    """Returns (do, dgamma), both (B, K, D)."""
-    o, gamma, s, bce, kl, w, B = cache
+def loss_backward(dloss: float, cache: LossCache, terms: TermsCache, need_dgamma: bool = True,
+                  out: np.ndarray | None = None):
+    """Returns (do (B, K, D), dgamma (B, K, D) or None when need_dgamma is False); do is written
+    into ``out`` when given.
+
+    With dbce = c gamma and dkl = c w (1 - gamma), pixel_terms_backward's dbce (psi - x) + dkl psi
+    is c (w psi + gamma ((1 - w) psi - x)): with w = 1, c (psi - gamma x) -- three passes.
+    """
+    gamma, bce, kl, w, B = cache
+    psi, x = terms
     # A Python float is a "weak" scalar: float32 arrays stay float32. A NumPy float64 scalar
     # (e.g. an entry of the loss-weight vector) would silently make the whole BPTT float64.
     c = float(dloss) / B
-    psi = sigmoid(o)
-    x = (1 - s) / 2
-    # sigmoid(s o) = psi where x = 0 and 1 - psi where x = 1, i.e. x + s psi.
-    do = c * (gamma * s * (x + s * psi) + w * (1 - gamma) * psi)
-    dgamma = c * (bce - w * kl)
+    do = np.multiply(gamma, x[:, None, :], out=out)
+    if w == 1.0:
+        np.subtract(psi, do, out=do)
+    else:
+        t = gamma * psi
+        t *= 1.0 - w
+        t += w * psi
+        np.subtract(t, do, out=do)
+    do *= c
+    dgamma = None
+    if need_dgamma:
+        dgamma = bce - w * kl
+        dgamma *= c
     return do, dgamma
 
 
 # ----------------------------------------------------------------------------- cells
 
-def rnn_cell_forward(u: np.ndarray, h_prev: np.ndarray, p: dict):
-    """RNN-EM cell. u: (B, K, D), h_prev: (B, K, H) -> (h (B, K, H), o (B, K, D)), cache."""
-    h = sigmoid(mm(u, p["W_in"]) + mm(h_prev, p["W_rec"]) + p["b_h"])
-    o = mm(h, p["W_out"]) + p["b_out"]
-    return (h, o), (u, h_prev, h)
+class RNNCache(NamedTuple):
+    inp: np.ndarray    # (B, K, D + H): [u | h_prev], side by side (see rnn_cell_forward)
+    h: np.ndarray      # (B, K, H)
 
 
-def rnn_cell_backward(dh: np.ndarray, do: np.ndarray, cache, p: dict):
-    """Returns (du (B, K, D), dh_prev (B, K, H), grads dict)."""
-    u, h_prev, h = cache
+def rnn_cell_forward(inp: np.ndarray, p: dict):
+    """RNN-EM cell. inp: (B, K, D + H), the input u (B, K, D) and the previous state h_prev (B, K, H)
+    side by side, so u W_in + h_prev W_rec is ONE matmul with [W_in; W_rec] and BPTT's weight
+    gradient of both is one matmul over all T steps (``rnn_weight_grads``).
+    Returns (h (B, K, H), o (B, K, D)), RNNCache."""
+    a = mm(inp, np.concatenate([p["W_in"], p["W_rec"]]))
+    a += p["b_h"]
+    h = sigmoid(a, out=a)
+    o = mm(h, p["W_out"])
+    o += p["b_out"]
+    return (h, o), RNNCache(inp, h)
+
+
+def rnn_cell_backward(dh: np.ndarray, do: np.ndarray, cache: RNNCache, p: dict):
+    """dh: (B, K, H) from step t+1, do: (B, K, D). Returns (dinp (B, K, D + H) = [du | dh_prev],
+    da (B, K, H)): the weight gradients are left to ``rnn_weight_grads``, batched over the steps."""
     dh = dh + mm(do, p["W_out"].T)
-    da = dh * h * (1 - h)
-    grads = {
-        "W_out": outer(h, do),
-        "b_out": do.reshape(-1, do.shape[-1]).sum(0),
-        "W_in": outer(u, da),
-        "W_rec": outer(h_prev, da),
-        "b_h": da.reshape(-1, da.shape[-1]).sum(0),
-    }
-    return mm(da, p["W_in"].T), mm(da, p["W_rec"].T), grads
+    h = cache.h
+    da = dh * h
+    da *= 1 - h                                       # sigmoid' = h (1 - h)
+    return mm(da, np.concatenate([p["W_in"], p["W_rec"]]).T), da
+
+
+def rnn_weight_grads(inp: np.ndarray, h: np.ndarray, da: np.ndarray, do: np.ndarray, D: int) -> dict:
+    """Weight gradients of all T steps at once: inp (T, B, K, D + H), h and da (T, B, K, H),
+    do (T, B, K, D). sum_t inp_t^T da_t is one (D + H) x (T B K) x H matmul instead of T small ones."""
+    w_cat = outer(inp, da)
+    return {"W_in": w_cat[:D], "W_rec": w_cat[D:], "b_h": da.reshape(-1, da.shape[-1]).sum(0),
+            "W_out": outer(h, do), "b_out": do.reshape(-1, do.shape[-1]).sum(0)}
+
+
+class NEMCache(NamedTuple):
+    u: np.ndarray
+    s: np.ndarray
+    ds: np.ndarray
+    g: np.ndarray
+    theta: np.ndarray
 
 
 def nem_cell_forward(u: np.ndarray, z_prev: np.ndarray, p: dict):
-    """N-EM cell (thesis eq. 5.5). u: (B, K, D), z_prev: (B, K, H) -> (z, o), cache.
+    """N-EM cell (thesis eq. 5.5). u: (B, K, D), z_prev: (B, K, H) -> (z, o), NEMCache.
 
     z = z_prev + eta * sigmoid'(z_prev) * (u W);  theta = sigmoid(z);  o = theta W^T.
     """
@@ -172,10 +250,10 @@ def nem_cell_forward(u: np.ndarray, z_prev: np.ndarray, p: dict):
     z = z_prev + eta * ds * g
     theta = sigmoid(z)
     o = mm(theta, W.T)
-    return (z, o), (u, s, ds, g, theta)
+    return (z, o), NEMCache(u, s, ds, g, theta)
 
 
-def nem_cell_backward(dz: np.ndarray, do: np.ndarray, cache, p: dict):
+def nem_cell_backward(dz: np.ndarray, do: np.ndarray, cache: NEMCache, p: dict):
     """Returns (du, dz_prev, grads) for the N-EM cell; dW collects both uses of the tied W."""
     u, s, ds, g, theta = cache
     W, eta = p["W"], p["eta"]
@@ -188,15 +266,26 @@ def nem_cell_backward(dz: np.ndarray, do: np.ndarray, cache, p: dict):
     return mm(dg, W.T), dz_prev, {"W": dW, "eta": np.asarray(deta, dtype=W.dtype)}
 
 
-_CELLS = {"rnn-em": (rnn_cell_forward, rnn_cell_backward),
-          "n-em": (nem_cell_forward, nem_cell_backward)}
-
-
 def _state_size(model: str, p: dict) -> int:
     return p["W_rec"].shape[0] if model == "rnn-em" else p["W"].shape[1]
 
 
 # ----------------------------------------------------------------------------- unrolled EM
+
+class StepCache(NamedTuple):
+    gamma_in: np.ndarray     # gamma_{t-1}, the input assignment (B, K, D)
+    delta: np.ndarray        # psi_{t-1} - x_noisy_t (B, K, D)
+    cell: tuple              # RNNCache or NEMCache
+    terms: TermsCache
+    loss: LossCache
+
+
+class BPTTCache(NamedTuple):
+    """The forward pass's record for BPTT: one StepCache per EM step, and for RNN-EM the
+    (T, B, K, D + H) array of every step's [u | h_prev] (the StepCaches' inputs are views of it)."""
+    steps: list
+    inp_all: np.ndarray | None
+
 
 def unrolled_forward(model: str, p: dict, x: np.ndarray, x_noisy: np.ndarray, gamma0: np.ndarray,
                      *, loss_weights, inter_weight: float = 1.0, keep: bool = False,
@@ -208,64 +297,90 @@ def unrolled_forward(model: str, p: dict, x: np.ndarray, x_noisy: np.ndarray, ga
         loss is a function of the parameters with gamma held constant: finite differences of it
         are the stop-gradient gradients (used by the gradient-check tests).
     keep_caches=False drops the per-step backward caches (inference: T times less memory).
-    Returns (total loss, caches, trace) where trace holds gamma and psi per step if keep=True.
+    Returns (total loss, BPTTCache, trace) where trace holds gamma and psi per step if keep=True.
+    RNN-EM writes each step's [u | h_prev] into one (T, B, K, D + H) array, so the backward's
+    weight gradients are one matmul over all steps.
     """
-    cell_forward = _CELLS[model][0]
     T = x_noisy.shape[0]
     B, K, D = gamma0.shape
-    state = np.zeros((B, K, _state_size(model, p)), dtype=gamma0.dtype)
+    H = _state_size(model, p)
+    state = np.zeros((B, K, H), dtype=gamma0.dtype)
     psi = np.zeros((B, K, D), dtype=gamma0.dtype)
+    if model == "rnn-em":
+        inp_all = np.empty((T if keep_caches else 1, B, K, D + H), dtype=gamma0.dtype)
     gamma = gamma0
     total = 0.0
     caches = []
     gammas, psis, losses = [], [], []
     for t in range(T):
-        delta = psi - x_noisy[t][:, None, :]
-        u = gamma * delta
-        (state, o), ccache = cell_forward(u, state, p)
-        psi = sigmoid(o)
-        gamma_new, ecache = e_step_forward(o, x)
-        if fixed_gammas is not None:
-            gamma_new = fixed_gammas[t]
-        lt, lcache = loss_forward(o, gamma_new, x, inter_weight)
+        delta = np.subtract(psi, x_noisy[t][:, None, :])
+        if model == "rnn-em":
+            inp = inp_all[t if keep_caches else 0]
+            np.multiply(gamma, delta, out=inp[..., :D])
+            inp[..., D:] = state
+            (state, o), ccache = rnn_cell_forward(inp, p)
+        else:
+            (state, o), ccache = nem_cell_forward(gamma * delta, state, p)
+        (bce, kl, psi), tcache = pixel_terms_forward(o, x)
+        gamma_new = e_step_forward(bce)[0] if fixed_gammas is None else fixed_gammas[t]
+        lt, lcache = loss_forward(bce, kl, gamma_new, inter_weight)
         total += loss_weights[t] * lt
         if keep_caches:
-            caches.append((gamma, delta, psi, ccache, ecache, lcache))
+            caches.append(StepCache(gamma, delta, ccache, tcache, lcache))
         gamma = gamma_new
         losses.append(lt)
         if keep:
             gammas.append(gamma)
             psis.append(psi)
     trace = {"gamma": gammas, "psi": psis, "loss": losses}
-    return total, caches, trace
+    return total, BPTTCache(caches, inp_all if model == "rnn-em" and keep_caches else None), trace
 
 
 def unrolled_backward(model: str, p: dict, caches, *, loss_weights, gamma_grad: bool) -> dict:
     """BPTT through the T EM steps of ``unrolled_forward``. Returns grads keyed like p.
 
-    Carried from step t+1 into step t: dstate (cell state), dpsi and dgamma (both entered step
-    t+1's input u = gamma_t * (psi_t - x_noisy)). gamma_grad=False treats every gamma as a
-    constant (stop-gradient), in the loss and in the next input alike (thesis end of Sec. 5.1.4).
+    Carried from step t+1 into step t: dstate (cell state), du (the input gradient: d psi_t =
+    gamma_t du and d gamma_t = du delta, both entered step t+1's input u = gamma_t * (psi_t -
+    x_noisy)). gamma_grad=False treats every gamma as a constant (stop-gradient), in the loss and
+    in the next input alike (thesis end of Sec. 5.1.4).
     """
-    cell_backward = _CELLS[model][1]
-    grads = {k: np.zeros_like(v) for k, v in p.items()}
-    dstate = dpsi = dgamma_carry = None
-    for t in reversed(range(len(caches))):
-        gamma_prev, delta, psi, ccache, ecache, lcache = caches[t]
-        do, dgamma = loss_backward(loss_weights[t], lcache)
-        if dpsi is not None:
-            do = do + dpsi * psi * (1 - psi)
+    steps = caches.steps
+    T = len(steps)
+    B, K, D = steps[0].gamma_in.shape
+    H = _state_size(model, p)
+    dtype = steps[0].gamma_in.dtype
+    dstate = np.zeros((B, K, H), dtype=dtype)
+    if model == "rnn-em":
+        do_all = np.empty((T, B, K, D), dtype=dtype)
+        da_all = np.empty((T, B, K, H), dtype=dtype)
+        h_all = np.stack([c.cell.h for c in steps])
+    else:
+        grads = {k: np.zeros_like(v) for k, v in p.items()}
+    du = None
+    for t in reversed(range(T)):
+        c = steps[t]
+        do, dgamma = loss_backward(loss_weights[t], c.loss, c.terms, need_dgamma=gamma_grad,
+                                   out=do_all[t] if model == "rnn-em" else None)
+        gamma_out = c.loss.gamma        # gamma_t: the loss's and step t+1's input assignment
+        if du is not None:
+            dpsi = gamma_out * du                  # psi_t entered u_{t+1} = gamma_t (psi_t - x~)
+            psi = c.terms.psi
+            dpsi *= psi
+            dpsi *= 1 - psi                        # sigmoid'
+            do += dpsi
         if gamma_grad:
-            if dgamma_carry is not None:
-                dgamma = dgamma + dgamma_carry
-            do = do + e_step_backward(dgamma, ecache)
-        if dstate is None:
-            dstate = np.zeros_like(ccache[-1] if model == "rnn-em" else ccache[1])
-        du, dstate, g = cell_backward(dstate, do, ccache, p)
-        for k, v in g.items():
-            grads[k] += v
-        dpsi = gamma_prev * du
-        dgamma_carry = du * delta
+            if du is not None:
+                dgamma += du * steps[t + 1].delta
+            do += pixel_terms_backward(e_step_backward(dgamma, gamma_out), None, c.terms)
+        if model == "rnn-em":
+            dinp, da_all[t] = rnn_cell_backward(dstate, do, c.cell, p)
+            du, dstate = dinp[..., :D], dinp[..., D:]
+        else:
+            du, dstate, g = nem_cell_backward(dstate, do, c.cell, p)
+            for k, v in g.items():
+                grads[k] += v
+    if model == "rnn-em":
+        return rnn_weight_grads(caches.inp_all, h_all, da_all, do_all, D)
     return grads
 
 
@@ -299,7 +414,7 @@ class EMTrace:
 
     def groups(self, t: int = -1) -> np.ndarray:
         """Predicted slot per pixel after the t-th kept iteration: (B, D) int, argmax over K."""
-        return self.gamma[t].argmax(axis=1)
+        return slot_argmax(self.gamma[t])
 
     def gammas(self) -> np.ndarray:
         """(T' + 1, B, K, D): gamma_0 followed by the kept iterations (index 0 = gamma_0)."""

@@ -6,7 +6,8 @@
                      or hard: gamma = one-hot argmax_k (the k-means-like variant of Sec. 4.4.5)
 
 The log-likelihood reported per iteration is eq. 4.7 with pi_k = 1/K, summed over pixels, of the
-R-step's psi (``common.mixture.mixture_loglik``, psi clipped to [1e-6, 1 - 1e-6]).
+R-step's psi (psi clipped to [1e-6, 1 - 1e-6]; the E-step's normaliser sum_k p(x_i | k) is the
+mixture likelihood, so both come from one pass).
 
 Beyond the thesis (off by default): gamma_0 seeded on the image's ink (``init="ink"``, a soft
 Voronoi partition of width ``width_frac`` x the image side) and multiple restarts keeping the most
@@ -20,7 +21,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from common.mixture import merge_restarts, mixture_loglik, pixel_likelihoods
+from common.mixture import merge_restarts, pixel_likelihoods, slot_argmax
 from common.seeding import initial_gamma
 
 from .config import E_STEPS
@@ -40,12 +41,13 @@ def e_step(psi: np.ndarray, x: np.ndarray, kind: str = "soft"):
     if kind not in E_STEPS:
         raise ValueError(f"E-step must be one of {E_STEPS}, got {kind!r}")
     lik = pixel_likelihoods(psi, x)                                    # (n, K, D), clipped psi
-    loglik = mixture_loglik(lik)
+    total = lik.sum(axis=1, keepdims=True)                             # K p(x_i), one pass for both
+    loglik = np.log(total[:, 0], dtype=np.float64).sum(axis=-1) - x.shape[-1] * np.log(lik.shape[1])
     if kind == "soft":
-        gamma = lik / lik.sum(axis=1, keepdims=True)
-    else:
-        gamma = np.zeros_like(lik)
-        np.put_along_axis(gamma, lik.argmax(axis=1)[:, None, :], 1.0, axis=1)
+        lik /= total
+        return lik, loglik
+    gamma = np.zeros_like(lik)
+    np.put_along_axis(gamma, slot_argmax(lik)[:, None, :], 1.0, axis=1)
     return gamma, loglik
 
 
@@ -127,14 +129,14 @@ def _run_rc_once(x_all, g0, params, activation, iterations, e_step_kind, keep, c
     for a in range(0, n, chunk):
         b = min(a + chunk, n)
         x, gamma = x_all[a:b], g0[a:b]
-        pred[0, a:b] = gamma.argmax(axis=1)
+        slot_argmax(gamma, out=pred[0, a:b])
         if a < m:
             gammas[0, a:min(b, m)] = gamma[:m - a]
         for t in range(iterations):
             z, _ = encode(gamma * x[:, None, :], params, activation)          # R-step, eq. 4.19
             (_, psi), _ = decode(z, params)
             gamma, ll = e_step(psi, x, e_step_kind)
-            pred[t + 1, a:b] = gamma.argmax(axis=1)
+            slot_argmax(gamma, out=pred[t + 1, a:b])
             loglik[t, a:b] = ll
             if a < m:
                 gammas[t + 1, a:min(b, m)] = gamma[:m - a]

@@ -100,7 +100,7 @@ def test_python_dash_m_and_bench_entry_points():
     assert p.returncode == 0 and "--max-objects" in p.stdout and "--updates" in p.stdout
     p = subprocess.run([sys.executable, "-m", "air_multimnist.bench", "--help"], capture_output=True, text=True,
                        cwd=ROOT)
-    assert p.returncode == 0 and "--updates" in p.stdout, p.stderr
+    assert p.returncode == 0 and "--compare" in p.stdout, p.stderr
     p = subprocess.run([sys.executable, "-m", "air_multimnist.bench", "--help"], capture_output=True, text=True,
                        cwd=ROOT / "air_multimnist")
     assert p.returncode == 2 and "Traceback" not in p.stderr and len(p.stderr.strip().splitlines()) == 1, p.stderr

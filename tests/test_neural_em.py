@@ -15,7 +15,8 @@ from common.mixture import mixture_loglik as _mixture_loglik, pixel_likelihoods
 from common.seeding import initial_gamma as init_gamma
 from neural_em_shapes.model import (e_step_backward, e_step_forward, flip_noise, init_params,
                                     loss_and_grads, loss_backward, loss_forward, loss_weights,
-                                    nem_cell_backward, rnn_cell_backward, run_em, unrolled_forward)
+                                    nem_cell_backward, pixel_terms_backward, pixel_terms_forward,
+                                    rnn_cell_backward, run_em, unrolled_forward)
 
 ROOT = Path(__file__).resolve().parents[1]
 B, K, D, H, T = 3, 3, 16, 5, 4
@@ -68,25 +69,38 @@ def test_gamma_gradient_switch_matters():
     assert np.abs(g_on["W_in"] - g_off["W_in"]).max() > 1e-3 * np.abs(g_on["W_in"]).max()
 
 
-def test_e_step_and_loss_ops():
+def test_pixel_terms_e_step_and_loss_ops():
     rng = np.random.default_rng(1)
-    o = rng.standard_normal((2, 3, 5))
+    o = 4 * rng.standard_normal((2, 3, 5))
     x = (rng.random((2, 5)) < 0.5).astype(np.float64)
-    gamma, cache = e_step_forward(o, x)
-    # gamma is the normalised Bernoulli likelihood x psi + (1 - x)(1 - psi).
     psi = 1 / (1 + np.exp(-o))
+    (bce, kl, psi_out), tc = pixel_terms_forward(o, x)
+    # The shared-tail forms equal the textbook -log p(x | psi) and -log(1 - psi).
+    np.testing.assert_allclose(bce, -(x[:, None] * np.log(psi) + (1 - x[:, None]) * np.log(1 - psi)), rtol=1e-9)
+    np.testing.assert_allclose(kl, -np.log(1 - psi), rtol=1e-9)   # the reference loses digits near psi = 1
+    np.testing.assert_allclose(psi_out, psi, rtol=1e-10)
+    Rb, Rk = rng.standard_normal(o.shape), rng.standard_normal(o.shape)
+    check_gradients(lambda: float(np.sum(pixel_terms_forward(o, x)[0][0] * Rb + pixel_terms_forward(o, x)[0][1] * Rk)),
+                    {"o": o}, {"o": pixel_terms_backward(Rb, Rk, tc)}).assert_ok(1e-7)
+    # gamma is the normalised Bernoulli likelihood x psi + (1 - x)(1 - psi).
+    gamma, cache = e_step_forward(bce)
     lik = x[:, None] * psi + (1 - x[:, None]) * (1 - psi)
     np.testing.assert_allclose(gamma, lik / lik.sum(1, keepdims=True), rtol=1e-12)
     R = rng.standard_normal(gamma.shape)
-    check_gradients(lambda: float(np.sum(e_step_forward(o, x)[0] * R)), {"o": o},
-                    {"o": e_step_backward(R, cache)}).assert_ok(1e-7)
-    # Loss: eq. (5.6) written with psi directly.
+    check_gradients(lambda: float(np.sum(e_step_forward(bce)[0] * R)), {"bce": bce},
+                    {"bce": e_step_backward(R, cache)}).assert_ok(1e-7)
+    # Loss: eq. (5.6) written with psi directly; its do (through bce and kl) and dgamma.
     g = rng.random((2, 3, 5))
-    L, lc = loss_forward(o, g, x)
-    bce = -(x[:, None] * np.log(psi) + (1 - x[:, None]) * np.log(1 - psi))
-    assert L == pytest.approx(np.sum(g * bce + (1 - g) * -np.log(1 - psi)) / 2, rel=1e-12)
-    do, dg = loss_backward(1.0, lc)
-    check_gradients(lambda: loss_forward(o, g, x)[0], {"o": o, "g": g}, {"o": do, "g": dg}).assert_ok(1e-7)
+    for w in (1.0, 0.3):
+        L, lc = loss_forward(bce, kl, g, w)
+        assert L == pytest.approx(np.sum(g * bce + w * (1 - g) * kl) / 2, rel=1e-12)
+        do, dg = loss_backward(1.0, lc, tc)
+
+        def loss_of(o_, g_):
+            (b_, k_, _), _ = pixel_terms_forward(o_, x)
+            return loss_forward(b_, k_, g_, w)[0]
+        check_gradients(lambda: loss_of(o, g), {"o": o, "g": g}, {"o": do, "g": dg}).assert_ok(1e-7)
+        assert loss_backward(1.0, lc, tc, need_dgamma=False)[1] is None
 
 
 def test_spatial_gamma_init_is_normalised_and_smooth():
@@ -139,7 +153,8 @@ def test_restarts_keep_the_most_likely_run_per_image():
     ll1, ll4 = mixture_loglik(one.psi[-1], imgs), mixture_loglik(many.psi[-1], imgs)
     assert np.all(ll4 >= ll1 - 1e-9) and np.any(ll4 > ll1)
     # ... and each image's result is one real run: its gamma is the E-step of its own psi.
-    g, _ = e_step_forward(np.log(many.psi[-1]) - np.log1p(-many.psi[-1]), imgs)
+    logits = np.log(many.psi[-1]) - np.log1p(-many.psi[-1])
+    g, _ = e_step_forward(pixel_terms_forward(logits, imgs)[0][0])
     np.testing.assert_allclose(many.gamma[-1], g, atol=1e-4)
     assert many.loss.shape == (3,)
     with pytest.raises(ValueError, match="restarts"):
@@ -232,7 +247,7 @@ def test_python_m_package_and_bench_from_root_and_folder():
     assert r.returncode == 0 and "--iterations" in r.stdout, r.stderr
     r = subprocess.run([sys.executable, "-m", "neural_em_shapes.bench", "--help"], cwd=ROOT,
                        capture_output=True, text=True, timeout=120)
-    assert r.returncode == 0 and "--updates" in r.stdout, r.stderr
+    assert r.returncode == 0 and "--compare" in r.stdout, r.stderr
     # Inside the folder the script shadows the package: one line, exit 2, no traceback.
     r = subprocess.run([sys.executable, "-m", "neural_em_shapes.bench", "--help"], cwd=ROOT / "neural_em_shapes",
                        capture_output=True, text=True, timeout=120)
@@ -269,12 +284,16 @@ def test_float32_training_stays_float32(model):
     g0 = init_gamma(4, 3, 784, rng)
     w = np.full(3, 1 / 3)  # float64 weights, as train.loss_weights returns
     _, caches, _ = unrolled_forward(model, p, x, xn, g0, loss_weights=w)
-    do, dgamma = loss_backward(w[0], caches[0][-1])
+    step = caches.steps[0]
+    do, dgamma = loss_backward(w[0], step.loss, step.terms)
     assert do.dtype == np.float32 and dgamma.dtype == np.float32
     # The accumulated grads would be cast back by +=, so check the cell backward's own outputs.
-    cell_backward = rnn_cell_backward if model == "rnn-em" else nem_cell_backward
-    state = caches[0][3][-1] if model == "rnn-em" else caches[0][3][1]
-    du, dstate, g = cell_backward(np.zeros_like(state), do, caches[0][3], p)
-    assert du.dtype == dstate.dtype == np.float32 and all(v.dtype == np.float32 for v in g.values())
+    dstate = np.zeros((4, 3, 8), np.float32)
+    if model == "rnn-em":
+        dinp, da = rnn_cell_backward(dstate, do, step.cell, p)
+        assert dinp.dtype == da.dtype == np.float32
+    else:
+        du, dz, g = nem_cell_backward(dstate, do, step.cell, p)
+        assert du.dtype == dz.dtype == np.float32 and all(v.dtype == np.float32 for v in g.values())
     _, grads, _ = loss_and_grads(model, p, x, xn, g0, loss_weights=w, gamma_grad=True)
     assert all(g.dtype == np.float32 for g in grads.values())

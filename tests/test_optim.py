@@ -37,9 +37,9 @@ def test_adam_keeps_state_per_name_and_dtype():
     # Constant gradients: every step moves by lr against the sign (m_hat / sqrt(v_hat) = +-1).
     # A zero gradient for "b" leaves its parameter where Adam's momentum takes it, but "a"'s state
     # is kept apart from "b"'s.
-    va = opt.v["a"].copy()
+    va = opt.moments("a")[1]
     opt.step(p, {"a": np.ones(3, np.float32), "b": np.zeros((2, 2), np.float32)})
-    assert not np.array_equal(opt.v["b"], va[:1])
+    assert not np.array_equal(opt.moments("b")[1], va[:1])
     st = opt.state_dict()
     opt2 = Adam(lr=1e-2)
     opt2.load_state_dict(st)
@@ -73,7 +73,7 @@ def test_adam_with_clipping_uses_clipped_gradient():
     opt = Adam(lr=0.1, clip_norm=1.0)
     norm = opt.step(p, {"w": np.array([30.0, 40.0])})
     assert norm == pytest.approx(50.0)
-    np.testing.assert_allclose(opt.v["w"], 0.001 * np.array([0.6, 0.8]) ** 2)
+    np.testing.assert_allclose(opt.moments("w")[1], 0.001 * np.array([0.6, 0.8]) ** 2)
 
 
 def test_bad_arguments():
@@ -106,3 +106,48 @@ def test_cosine_lr_runs_from_lr_to_lr_final():
     assert all(a >= b for a, b in zip(lrs, lrs[1:]))
     with pytest.raises(ValueError):
         cosine_lr(1e-3, 0.1, 0, 0)
+
+
+@pytest.mark.parametrize("beta1, clip", [(0.9, None), (0.9, 0.5), (0.0, None), (0.5, 1.0)])
+def test_lazy_scaled_adam_equals_textbook_adam_over_many_steps(beta1, clip):
+    # 400 updates cross several rescales of the stored first moment (every ~87 updates for
+    # beta1 = 0.9, every update for beta1 = 0), with clipping and a changing learning rate: the
+    # fused update must stay the textbook Algorithm 1 to float64 rounding.
+    rng = np.random.default_rng(0)
+    p = {"a": rng.standard_normal((300, 7)), "b": rng.standard_normal(5)}
+    q = {k: v.copy() for k, v in p.items()}
+    m = {k: np.zeros_like(v) for k, v in p.items()}
+    v = {k: np.zeros_like(x) for k, x in p.items()}
+    opt = Adam(lr=1e-2, beta1=beta1, clip_norm=clip)
+    for t in range(1, 401):
+        g = {k: rng.standard_normal(x.shape) * (1 + t % 7) for k, x in p.items()}
+        opt.lr = lr = 1e-2 * (1 - t / 800)
+        opt.step(p, g)
+        if clip:
+            n = math.sqrt(sum(float((x ** 2).sum()) for x in g.values()))
+            g = {k: x * min(1.0, clip / (n + 1e-12)) for k, x in g.items()}
+        for k in q:
+            m[k] = beta1 * m[k] + (1 - beta1) * g[k]
+            v[k] = 0.999 * v[k] + 0.001 * g[k] ** 2
+            q[k] -= lr * (m[k] / (1 - beta1 ** t)) / (np.sqrt(v[k] / (1 - 0.999 ** t)) + 1e-8)
+    for k in p:
+        np.testing.assert_allclose(p[k], q[k], rtol=0, atol=1e-12)
+        np.testing.assert_allclose(opt.moments(k)[0], m[k], rtol=1e-12, atol=1e-15)
+        np.testing.assert_allclose(opt.moments(k)[1], v[k], rtol=1e-12, atol=1e-15)
+    assert opt.m_scale >= 1e-4 and opt.t == 400
+
+
+def test_adam_state_round_trip_continues_identically():
+    rng = np.random.default_rng(1)
+    p1 = {"w": rng.standard_normal(50).astype(np.float32)}
+    opt1 = Adam(lr=1e-2)
+    grads = [{"w": rng.standard_normal(50).astype(np.float32)} for _ in range(120)]
+    for g in grads[:100]:
+        opt1.step(p1, g)
+    p2 = {"w": p1["w"].copy()}
+    opt2 = Adam(lr=1e-2)
+    opt2.load_state_dict(opt1.state_dict())
+    for g in grads[100:]:
+        opt1.step(p1, g)
+        opt2.step(p2, g)
+    np.testing.assert_array_equal(p1["w"], p2["w"])

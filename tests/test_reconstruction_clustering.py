@@ -405,9 +405,14 @@ def test_cli_refuses_a_non_empty_out_without_force(tmp_path):
 def test_python_dash_m_and_bench(tmp_path):
     r = _cli(["--help"], module="reconstruction_clustering")
     assert r.returncode == 0 and "--iterations" in r.stdout
-    r = _cli(["--dataset", "bars", "--repeats", "1"], module="reconstruction_clustering.bench")
+    out = tmp_path / "bench.json"
+    r = _cli(["--dataset", "bars", "--rounds", "1", "--repeats", "1", "--warmup", "1", "--threads", "1",
+              "--json", str(out)], module="reconstruction_clustering.bench")
     assert r.returncode == 0, r.stderr
-    assert "DAE update" in r.stdout and "RC iteration" in r.stdout and "roofline" in r.stdout
+    assert "DAE training update" in r.stdout and "RC loop" in r.stdout and "GEMM share" in r.stdout
+    rows = json.loads(out.read_text())["rows"]
+    assert {r["phase"] for r in rows} == {"update", "data", "rc", "gemm_1024"}
+    assert all(r["numpy_ms"] > 0 for r in rows if r["phase"] in ("update", "rc"))
     r = _cli(["--help"], cwd=ROOT / "reconstruction_clustering", module="reconstruction_clustering.bench")
     assert r.returncode == 2 and "Traceback" not in r.stderr and "repository root" in r.stderr
 
