@@ -17,8 +17,9 @@ import sys
 import numpy as np
 
 from air_multimnist.config import PRESETS, make_config
-from air_multimnist.data import SceneStream, eval_sets
-from air_multimnist.model import forward, init_baseline, init_params
+from air_multimnist.data import compose, eval_sets
+from air_multimnist.evaluate import forward_chunks
+from air_multimnist.model import init_baseline, init_params
 from air_multimnist.objectives import RunningNorm
 from air_multimnist.train import count_k_at, train_step
 from common.bench import Workload, bench_main
@@ -28,8 +29,8 @@ from common.optim import Adam, cosine_lr
 EVAL_IMAGES = 500          # evaluate.infer's batch
 N_BATCHES = 4
 PHASES = {"update": "training update (forward, ELBO, REINFORCE + NVIL, BPTT, clip, 2x Adam)",
-          "data": "data of one update (streamed scene composition, amortised)",
-          "eval": f"inference pass ({EVAL_IMAGES} scenes, posterior means)"}
+          "data": "composing one streamed chunk of training scenes (serves chunk x reuse / batch updates)",
+          "eval": f"inference forward pass ({EVAL_IMAGES} scenes, posterior means)"}
 
 
 def update_flops(args) -> float:
@@ -47,17 +48,17 @@ def update_flops(args) -> float:
 
 def _scenes(cfg):
     """Pre-drawn training batches (from validation scenes: composition is its own phase), the
-    inference batch, and the stream the data phase times."""
+    inference batch, and the training digits the data phase composes scenes from."""
     sets = eval_sets(cfg)
     rng = np.random.default_rng(0)
     x = sets["valid"].images
     batches = [x[rng.integers(0, len(x), cfg.batch)] for _ in range(N_BATCHES)]
-    return batches, x[:EVAL_IMAGES], SceneStream(sets["train_digits"], cfg, rng)
+    return batches, x[:EVAL_IMAGES], sets["train_digits"]
 
 
 def numpy_steps(args) -> dict:
     cfg = make_config(args.preset)
-    batches, ev, stream = _scenes(cfg)
+    batches, ev, digits = _scenes(cfg)
     rng = np.random.default_rng(1)
     params, bparams = init_params(cfg, rng), init_baseline(cfg, rng)
     opt, bopt = Adam(lr=cfg.lr, clip_norm=cfg.clip or None), Adam(lr=cfg.lr * cfg.baseline_lr_mult)
@@ -74,8 +75,8 @@ def numpy_steps(args) -> dict:
             bopt.step(bparams, bgrads)
         done[0] += 1
 
-    return {"update": update, "data": stream.next,
-            "eval": lambda: forward(params, ev, None, None, cfg, keep_cache=False)}
+    return {"update": update, "data": lambda: compose(digits, cfg.chunk, rng, cfg),
+            "eval": lambda: forward_chunks(params, ev, cfg)}
 
 
 def torch_steps(args) -> dict:
@@ -97,7 +98,8 @@ def headline(args, rows) -> list[str]:
     for n in sorted({t for _, t in rows}):
         if ("update", n) not in rows:
             continue
-        upd = rows[("update", n)]["numpy_ms"] + rows[("data", n)]["numpy_ms"]
+        per_chunk = max(1, cfg.chunk * cfg.scene_reuse // cfg.batch)
+        upd = rows[("update", n)]["numpy_ms"] + rows[("data", n)]["numpy_ms"] / per_chunk
         total = (cfg.updates * upd + passes * rows[("eval", n)]["numpy_ms"]) / 6e4
         out.append(f"headline training at {n} thread(s), estimated: {cfg.updates} updates x {upd:.1f} ms + "
                    f"{passes} validation passes x {rows[('eval', n)]['numpy_ms']:.0f} ms = {total:.1f} min")

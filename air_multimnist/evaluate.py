@@ -18,25 +18,32 @@ from air_multimnist.objectives import elbo_enumerate
 from air_multimnist.stn import window_box
 from common.baselines import fit_ink_thresholds, predict_ink_count
 from common.layers import sigmoid
+from common.parallel import chunk_starts, map_chunks
 
-__all__ = ["infer", "evaluate", "box_iou", "count_baselines", "INK_LEVEL"]
+__all__ = ["forward_chunks", "infer", "evaluate", "box_iou", "count_baselines", "INK_LEVEL"]
 
 INK_LEVEL = 0.2
 
 
-def infer(params: dict, images: np.ndarray, cfg, batch: int = 500) -> dict:
+def forward_chunks(params: dict, images: np.ndarray, cfg, batch: int = 100) -> dict:
+    """The deterministic forward pass (posterior means) on (N, C, C) images in chunks of ``batch``,
+    in parallel with --threads > 1 (``common.parallel``): {"logit", "obj", "patch", "z_where"}."""
+    def one(s: slice) -> dict:
+        f, _ = forward(params, images[s].astype(params["lstm.Wx"].dtype), None, None, cfg, keep_cache=False)
+        return {k: getattr(f, k) for k in ("logit", "obj", "patch", "z_where")}
+
+    outs = map_chunks(one, chunk_starts(len(images), batch))
+    return {k: np.concatenate([o[k] for o in outs]) for k in outs[0]}
+
+
+def infer(params: dict, images: np.ndarray, cfg, batch: int = 100) -> dict:
     """Deterministic inference on (N, C, C) images, batched.
 
     Returns counts (N,), z_pres (N, T), p_pres (N, T), z_where (N, T, 3), window_boxes (N, T, 4),
     object_boxes (N, T, 4) (NaN where absent or empty), objects (N, T, C, C), patches (N, T, n, n),
     recon (N, C, C) = sum of the present objects.
     """
-    outs = []
-    for i in range(0, len(images), batch):
-        f, _ = forward(params, images[i:i + batch].astype(params["lstm.Wx"].dtype), None, None, cfg,
-                       keep_cache=False)
-        outs.append({k: getattr(f, k) for k in ("logit", "obj", "patch", "z_where")})
-    f = {k: np.concatenate([o[k] for o in outs]) for k in outs[0]}
+    f = forward_chunks(params, images, cfg, batch)
     p = sigmoid(f["logit"].astype(np.float64))
     z = np.cumprod(p > 0.5, axis=1).astype(np.float32)
     recon = np.einsum("nt,nthw->nhw", z, f["obj"])

@@ -70,7 +70,7 @@ class AIRModel:
     params: dict
     run_dir: Path | None = None
 
-    def run(self, images, batch: int = 500) -> Detections:
+    def run(self, images, batch: int = 100) -> Detections:
         """Detect the objects in ``images`` (see :func:`common.inference.check_images` for what is
         accepted; anything else raises ``common.inference.InputError``)."""
         x = check_images(images, (self.cfg.canvas, self.cfg.canvas))

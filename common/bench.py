@@ -20,6 +20,7 @@ from typing import Callable
 
 import numpy as np
 
+from common.parallel import set_workers
 from common.threads import blas_info, blas_threads, set_blas_threads
 
 __all__ = ["time_matmul", "gemm_gflops", "time_grouping_score", "median_seconds", "roofline_report",
@@ -229,6 +230,7 @@ def bench_main(work: Workload, argv=None) -> int:
         if len(args.threads) != 1:
             p.error("a worker takes one --threads value")
         set_blas_threads(args.threads[0])       # in the torch worker too: its numpy data preparation
+        set_workers(args.threads[0])
         print(json.dumps(_worker(work, args)))
         return 0
     if args.compare == "torch" and not _torch_available():

@@ -11,6 +11,7 @@ from typing import Callable, Mapping, Sequence
 
 from common.inference import InputError
 from common.runs import RunDirError
+from common.parallel import set_workers
 from common.threads import DEFAULT_THREADS, set_blas_threads
 
 __all__ = ["positive_int", "nonneg_int", "positive_float", "probability", "add_common_args",
@@ -122,8 +123,10 @@ def resolve_preset(preset: str | None, quick: bool, presets: Mapping[str, Mappin
 
 
 def setup_threads(n: int) -> None:
-    """Apply --threads (every CLI calls this before any numerical work)."""
+    """Apply --threads (every CLI calls this before any numerical work): n BLAS threads, and n
+    Python threads for chunk-parallel inference (``common.parallel``)."""
     set_blas_threads(n)
+    set_workers(n)
 
 
 def reject_renamed(parser: argparse.ArgumentParser, renamed: Mapping[str, str]) -> None:

@@ -22,13 +22,13 @@ from common.optim import Adam
 from common.seeding import initial_gamma
 from common.shapes import make_shapes
 from neural_em_shapes.config import PRESETS, make_config
-from neural_em_shapes.model import flip_noise, init_params, loss_and_grads, loss_weights, unrolled_forward
+from neural_em_shapes.model import em_in_chunks, flip_noise, init_params, loss_and_grads, loss_weights
 
 EVAL_IMAGES = 500          # run_em's batch: one evaluation pass = EM on 500 images, one restart
 N_BATCHES = 4              # pre-drawn batches the update cycles through (data is its own phase)
 PHASES = {"update": "training update (forward, BPTT, clip, Adam)",
           "data": "data of one update (batch, bit-flip noise, ink-seeded gamma_0)",
-          "eval": f"evaluation pass ({EVAL_IMAGES} images, T iterations, no gradients)"}
+          "eval": f"evaluation pass ({EVAL_IMAGES} images, T iterations, one restart, no gradients)"}
 
 
 def update_flops(args) -> float:
@@ -67,10 +67,8 @@ def numpy_steps(args) -> dict:
                                      inter_weight=cfg.inter_weight)
         opt.step(params, grads)
 
-    def evaluate():
-        unrolled_forward(cfg.model, params, *ev, loss_weights=w, keep_caches=False, inter_weight=cfg.inter_weight)
-
-    return {"update": update, "data": lambda: draw(cfg.batch), "eval": evaluate}
+    return {"update": update, "data": lambda: draw(cfg.batch),
+            "eval": lambda: em_in_chunks(cfg.model, params, *ev, inter_weight=cfg.inter_weight)}
 
 
 def torch_steps(args) -> dict:

@@ -22,6 +22,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from common.mixture import merge_restarts, pixel_likelihoods, slot_argmax
+from common.parallel import chunk_starts, map_chunks
 from common.seeding import initial_gamma
 
 from .config import E_STEPS
@@ -126,8 +127,9 @@ def _run_rc_once(x_all, g0, params, activation, iterations, e_step_kind, keep, c
     m = min(keep, n)
     gammas = np.empty((iterations + 1, m, K, D), np.float32) if m else None
     psis = np.empty((iterations, m, K, D), np.float32) if m else None
-    for a in range(0, n, chunk):
-        b = min(a + chunk, n)
+
+    def one(s: slice) -> None:       # RC on one chunk; writes only its own rows, draws nothing
+        a, b = s.start, s.stop
         x, gamma = x_all[a:b], g0[a:b]
         slot_argmax(gamma, out=pred[0, a:b])
         if a < m:
@@ -135,11 +137,12 @@ def _run_rc_once(x_all, g0, params, activation, iterations, e_step_kind, keep, c
         for t in range(iterations):
             z, _ = encode(gamma * x[:, None, :], params, activation)          # R-step, eq. 4.19
             (_, psi), _ = decode(z, params)
-            gamma, ll = e_step(psi, x, e_step_kind)
+            gamma, loglik[t, a:b] = e_step(psi, x, e_step_kind)
             slot_argmax(gamma, out=pred[t + 1, a:b])
-            loglik[t, a:b] = ll
             if a < m:
                 gammas[t + 1, a:min(b, m)] = gamma[:m - a]
                 psis[t, a:min(b, m)] = psi[:m - a]
         gamma_out[a:b], psi_out[a:b] = gamma, psi
+
+    map_chunks(one, chunk_starts(n, chunk))      # in parallel with --threads > 1 (common.parallel)
     return RCTrace(pred, loglik, gamma_out, psi_out, gammas, psis)
