@@ -63,7 +63,9 @@ def tent_forward(src: np.ndarray, n_src: int):
     src: (..., n_out) sample coordinates in source pixel units. Returns (K (..., n_out, n_src), cache).
     """
     d = src[..., None] - np.arange(n_src, dtype=src.dtype)
-    K = np.maximum(0, 1 - np.abs(d))
+    K = np.abs(d)
+    np.subtract(1, K, out=K)
+    np.maximum(K, 0, out=K)                     # in place: the same values, no temporaries
     return K, d
 
 

@@ -119,7 +119,19 @@ def _worker(work: Workload, args) -> dict:
            for name, fn in steps.items()}
     if args.worker == "numpy":
         out["gemm_gflops"] = [gemm_gflops(1024, threads=1)]
+    else:                               # the same GEMM through torch (MKL), for context
+        out["torch_gemm_gflops"] = [_torch_gemm_gflops(1024)]
     return out
+
+
+def _torch_gemm_gflops(n: int, repeats: int = 5) -> float:
+    import torch
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    a, b = torch.randn(n, n), torch.randn(n, n)
+    t = median_seconds(lambda _: a @ b, repeats, warmup=1)
+    torch.set_num_threads(threads)
+    return 2.0 * n ** 3 / t / 1e9
 
 
 def _spawn(work: Workload, impl: str, threads: int, argv_rest: list) -> dict:
@@ -162,7 +174,10 @@ def run_comparison(work: Workload, args, argv_rest: list) -> dict:
             if flops:
                 row["roofline_share"] = round(flops / (np_ms / 1e3) / 1e9 / gemm, 2)
             rows.append(row)
-        rows.append({"phase": "gemm_1024", "threads": n, "numpy_gflops": round(gemm, 1)})
+        g = {"phase": "gemm_1024", "threads": n, "numpy_gflops": round(gemm, 1)}
+        if "torch" in impls:
+            g["torch_gflops"] = round(float(np.median(raw[("torch", n)]["torch_gemm_gflops"])), 1)
+        rows.append(g)
     return {"rows": rows, "rounds": args.rounds, "repeats": args.repeats, "machine": machine()}
 
 
@@ -200,13 +215,14 @@ def format_table(result: dict, work: Workload) -> str:
             cells += [f"{r['torch_ms']:.1f}" if "torch_ms" in r else "", f"{r['speedup']:.2f}x" if "speedup" in r else ""]
         cells.append(f"{r['roofline_share']:.0%}" if "roofline_share" in r else "")
         lines.append("| " + " | ".join(cells) + " |")
-    g = ", ".join(f"{r['numpy_gflops']:.0f} GFLOP/s at {r['threads']} thread(s)"
-                  for r in result["rows"] if r["phase"] == "gemm_1024")
+    g = next(r for r in result["rows"] if r["phase"] == "gemm_1024")
+    gemm = f"NumPy's OpenBLAS {g['numpy_gflops']:.0f} GFLOP/s" + (
+        f", torch's {g['torch_gflops']:.0f} GFLOP/s" if "torch_gflops" in g else "")
     m = result["machine"]
     lines.append("")
-    lines.append(f"Medians over {result['rounds']} interleaved rounds x {result['repeats']} calls. GEMM share: "
-                 f"matmul FLOPs of an update per second as a fraction of the single-thread float32 1024^3 "
-                 f"GEMM measured in the same run ({g.split(',')[0]}). Machine: {m['cpu']}, {m['cores']} cores, "
+    lines.append(f"Medians over {result['rounds']} interleaved rounds x {result['repeats']} calls; speed-up = torch ms / "
+                 f"numpy ms. GEMM share: matmul FLOPs of an update per second as a fraction of the single-thread "
+                 f"float32 1024^3 GEMM measured in the same run ({gemm}). Machine: {m['cpu']}, {m['cores']} cores, "
                  f"numpy {m['numpy']} ({m['blas']})" + (f", torch {m['torch']}" if "torch" in m else "") + ".")
     return "\n".join(lines)
 

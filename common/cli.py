@@ -88,7 +88,8 @@ def add_common_args(parser: argparse.ArgumentParser, *, default_out: str) -> Non
     parser.add_argument("--force", action="store_true",
                         help="write into --out even if it already holds files (another run)")
     parser.add_argument("--threads", type=positive_int, default=DEFAULT_THREADS,
-                        help=f"BLAS threads (default {DEFAULT_THREADS}; see python -m common.bench)")
+                        help=f"BLAS and worker threads (default {DEFAULT_THREADS}; results are bit-identical for the "
+                             "same value; the seed sweeps use 1)")
 
 
 def run_main(main: Callable[[Sequence[str] | None], int], argv: Sequence[str] | None = None,

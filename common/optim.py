@@ -8,9 +8,12 @@ float32).
 from __future__ import annotations
 
 import math
+import threading
 from typing import Mapping, MutableMapping
 
 import numpy as np
+
+from common.parallel import map_chunks
 
 __all__ = ["global_norm", "clip_by_global_norm", "cosine_lr", "Adam"]
 
@@ -24,6 +27,18 @@ CHUNK = 1 << 16
 
 def _chunks(n: int):
     return (slice(a, min(a + CHUNK, n)) for a in range(0, n, CHUNK))
+
+
+_LOCAL = threading.local()
+
+
+def _scratch(dtype) -> np.ndarray:
+    """A CHUNK-sized scratch buffer per thread and dtype, kept between steps."""
+    bufs = _LOCAL.__dict__.setdefault("buffers", {})
+    key = np.dtype(dtype)
+    if key not in bufs:
+        bufs[key] = np.empty(CHUNK, key)
+    return bufs[key]
 
 
 def global_norm(grads: Mapping[str, np.ndarray]) -> float:
@@ -90,7 +105,8 @@ class Adam:
     scalar multiplications (S <- b S) instead of two passes over every parameter, and the bias
     corrections and the clip scale fold into scalars too. When a scale falls below RESCALE_BELOW
     the stored moments absorb it (one extra pass, then S = 1), which keeps them far from float32
-    overflow. ``moments(name)`` gives the true (m, v).
+    overflow. ``moments(name)`` gives the true (m, v). The chunks are independent, so with
+    --threads > 1 they run on ``common.parallel``'s worker threads (same numbers).
     """
 
     def __init__(self, lr: float = 1e-3, beta1: float = 0.9, beta2: float = 0.999,
@@ -108,7 +124,6 @@ class Adam:
         self.m: dict[str, np.ndarray] = {}     # stored m~ (true m = m_scale * m~)
         self.v: dict[str, np.ndarray] = {}     # stored v~ (true v = v_scale * v~)
         self.m_scale = self.v_scale = 1.0
-        self._buffers: dict[np.dtype, np.ndarray] = {}
 
     def step(self, params: MutableMapping[str, np.ndarray], grads: Mapping[str, np.ndarray]) -> float:
         """Update ``params`` in place from ``grads``; returns the gradient norm before clipping."""
@@ -142,6 +157,7 @@ class Adam:
         cv = clip * clip * (1.0 - b2) / sv / a
         root = math.sqrt(sv / c2)
         step_size, eps_v = self.lr * sm / c1 / root, self.eps / root
+        work = []
         for name, g in grads.items():
             p = params[name]
             if name not in self.m:
@@ -149,36 +165,34 @@ class Adam:
                 self.v[name] = np.zeros_like(p)
             pf, gf = p.reshape(-1), np.ravel(g).astype(p.dtype, copy=False)
             mf, vf = self.m[name].reshape(-1), self.v[name].reshape(-1)
-            buf = self._scratch(p.dtype)
-            for sl in _chunks(pf.size):
-                m, v, gs, t = mf[sl], vf[sl], gf[sl], buf[:sl.stop - sl.start]
-                if rescale_m is not None:
-                    m *= rescale_m
-                if rescale_v is not None:
-                    v *= rescale_v
-                # Python floats are weak scalars: float32 state stays float32.
-                np.multiply(gs, a, out=t)
-                m += t
-                t *= gs
-                t *= cv
-                v += t
-                np.sqrt(v, out=t)
-                t += eps_v
-                np.divide(m, t, out=t)
-                t *= step_size
-                pf[sl] -= t
+            work += [(pf[sl], gf[sl], mf[sl], vf[sl]) for sl in _chunks(pf.size)]
+
+        def update(chunk) -> None:
+            p, gs, m, v = chunk
+            t = _scratch(p.dtype)[:p.size]
+            if rescale_m is not None:
+                m *= rescale_m
+            if rescale_v is not None:
+                v *= rescale_v
+            # Python floats are weak scalars: float32 state stays float32.
+            np.multiply(gs, a, out=t)
+            m += t
+            t *= gs
+            t *= cv
+            v += t
+            np.sqrt(v, out=t)
+            t += eps_v
+            np.divide(m, t, out=t)
+            t *= step_size
+            p -= t
+
+        # Chunks are independent: with --threads > 1 they run on the worker threads.
+        map_chunks(update, work)
         return norm
 
     def moments(self, name: str) -> tuple[np.ndarray, np.ndarray]:
         """The true first and second moments (m, v) of parameter ``name`` (new arrays)."""
         return self.m[name] * self.m_scale, self.v[name] * self.v_scale
-
-    def _scratch(self, dtype) -> np.ndarray:
-        """A CHUNK-sized scratch buffer per dtype, kept between steps."""
-        key = np.dtype(dtype)
-        if key not in self._buffers:
-            self._buffers[key] = np.empty(CHUNK, key)
-        return self._buffers[key]
 
     def state_dict(self) -> dict[str, np.ndarray]:
         """Flat dict of arrays (for an .npz checkpoint): t, the scales, m/<name>, v/<name> (stored)."""

@@ -87,7 +87,9 @@ def _git(*args: str) -> str | None:
 
 
 def environment() -> dict[str, Any]:
-    """Where and with what a run was made: interpreter, NumPy, BLAS and its threads, git state."""
+    """Where and with what a run was made: interpreter, NumPy, BLAS and its threads, the worker
+    threads of common.parallel, git state."""
+    from common.parallel import workers
     from common.threads import blas_info
     commit = _git("rev-parse", "HEAD")
     # Dirty means the code differs from the commit: a run rewriting a committed results folder
@@ -102,6 +104,7 @@ def environment() -> dict[str, Any]:
         "cpu_count": os.cpu_count(),
         "blas": [{"library": b.get("internal_api"), "version": b.get("version"),
                   "threads": b.get("num_threads")} for b in blas_info()],
+        "worker_threads": workers(),
         "git_commit": commit,
         "git_dirty": bool(status) if status is not None else None,
     }

@@ -1,18 +1,25 @@
 """BLAS thread control.
 
-On the 2-core machines this project targets, OpenBLAS with its default 2 threads was measured
-about 60x slower than 1 thread on a (64x2500)x(2500x256) float32 matmul (thread hand-off
-dominates a matmul that small). Every CLI therefore calls ``set_blas_threads`` with a default of
-1 and exposes ``--threads N``. ``python -m common.bench`` shows the measurement on your machine.
+Every CLI's ``--threads N`` (default 2, at most the machine's cores) sets N BLAS threads and N
+worker threads for the chunk-parallel parts (``common.parallel``). On the 2-core machine of the
+benchmarks, 2 threads made every headline run faster than 1 (each paper's ``bench.py`` measures
+1 vs 2 threads; ``python -m common.bench`` times one matmul: 0.6x the 1-thread time with the
+OpenBLAS bundled with NumPy 2.4, where an older build was 60x slower with 2).
+
+Exactness: OpenBLAS sums some matmuls in a different order with 2 threads than with 1, so a
+training run reproduces bit for bit only with the same --threads (the seed sweeps use 1 thread
+per process; their commands are in each run.json). Inference does not depend on N.
 """
 
 from __future__ import annotations
+
+import os
 
 from threadpoolctl import threadpool_info, threadpool_limits
 
 __all__ = ["DEFAULT_THREADS", "set_blas_threads", "blas_info", "blas_threads"]
 
-DEFAULT_THREADS = 1
+DEFAULT_THREADS = min(2, os.cpu_count() or 1)
 _LIMITER = None  # keeps the process-wide limit alive
 
 

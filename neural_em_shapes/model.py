@@ -215,14 +215,15 @@ def rnn_cell_forward(inp: np.ndarray, p: dict):
     return (h, o), RNNCache(inp, h)
 
 
-def rnn_cell_backward(dh: np.ndarray, do: np.ndarray, cache: RNNCache, p: dict):
+def rnn_cell_backward(dh: np.ndarray, do: np.ndarray, cache: RNNCache, p: dict, need_dinp: bool = True):
     """dh: (B, K, H) from step t+1, do: (B, K, D). Returns (dinp (B, K, D + H) = [du | dh_prev],
-    da (B, K, H)): the weight gradients are left to ``rnn_weight_grads``, batched over the steps."""
+    or None when not need_dinp (the first step: its input and state are constants), da (B, K, H)):
+    the weight gradients are left to ``rnn_weight_grads``, batched over the steps."""
     dh = dh + mm(do, p["W_out"].T)
     h = cache.h
     da = dh * h
     da *= 1 - h                                       # sigmoid' = h (1 - h)
-    return mm(da, np.concatenate([p["W_in"], p["W_rec"]]).T), da
+    return (mm(da, np.concatenate([p["W_in"], p["W_rec"]]).T) if need_dinp else None), da
 
 
 def rnn_weight_grads(inp: np.ndarray, h: np.ndarray, da: np.ndarray, do: np.ndarray, D: int) -> dict:
@@ -376,8 +377,9 @@ def unrolled_backward(model: str, p: dict, caches, *, loss_weights, gamma_grad: 
                 dgamma += du * steps[t + 1].delta
             do += pixel_terms_backward(e_step_backward(dgamma, gamma_out), None, c.terms)
         if model == "rnn-em":
-            dinp, da_all[t] = rnn_cell_backward(dstate, do, c.cell, p)
-            du, dstate = dinp[..., :D], dinp[..., D:]
+            dinp, da_all[t] = rnn_cell_backward(dstate, do, c.cell, p, need_dinp=t > 0)
+            if t > 0:
+                du, dstate = dinp[..., :D], dinp[..., D:]
         else:
             du, dstate, g = nem_cell_backward(dstate, do, c.cell, p)
             for k, v in g.items():

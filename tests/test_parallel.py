@@ -71,3 +71,21 @@ def test_air_inference_is_identical_with_two_workers(two_workers):
     one, two = _both(lambda: infer(p, x, cfg, batch=10))
     for k in ("counts", "z_where", "recon"):
         np.testing.assert_array_equal(one[k], two[k])
+
+
+def test_adam_over_chunks_is_identical_with_two_workers(two_workers):
+    from common import optim
+    rng = np.random.default_rng(0)
+    init = {"big": rng.standard_normal(3 * optim.CHUNK + 17).astype(np.float32),
+            "small": rng.standard_normal((3, 4)).astype(np.float32)}
+    grads = [{k: rng.standard_normal(v.shape).astype(np.float32) for k, v in init.items()} for _ in range(5)]
+
+    def run():
+        p = {k: v.copy() for k, v in init.items()}
+        opt = optim.Adam(lr=1e-2, clip_norm=1.0)
+        for g in grads:
+            opt.step(p, g)
+        return p
+    one, two = _both(run)
+    for k in init:
+        np.testing.assert_array_equal(one[k], two[k])
