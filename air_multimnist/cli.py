@@ -18,7 +18,7 @@ from air_multimnist.train import train
 from air_multimnist.viz import EXAMPLES, SNAPSHOTS
 from common.cli import (UsageError, add_common_args, positive_float, positive_int, resolve_preset, run_main,
                         reject_renamed, setup_threads, typed_command)
-from common.runs import COMMITTED_WEIGHTS_DTYPE, claim_out_dir, rounded_weights, save_weights, write_run
+from common.runs import COMMITTED_WEIGHTS_DTYPE, RunDirectory, rounded_weights, save_weights, write_run
 
 PROG = "air_multimnist.py"
 N_EXAMPLES = 8
@@ -88,58 +88,59 @@ def main(argv: Sequence[str] | None = None) -> int:
         cfg = make_config(preset, **overrides)
     except ValueError as e:
         raise UsageError(str(e)) from None
-    out = claim_out_dir(args.out, force=args.force)
+    # The run is written into a hidden sibling of --out and appears there only when complete.
+    run_dir = RunDirectory(args.out, force=args.force)
+    with run_dir as out:
+        data = eval_sets(cfg)
+        rng = np.random.default_rng(args.seed)
+        snap = data["valid"].images[:cfg.snapshot_images]
+        print(f"{PROG}: AIR ({cfg.estimator}), {cfg.updates} updates of batch {cfg.batch}, lr {cfg.lr:g}; "
+              f"valid/test {cfg.n_valid}/{cfg.n_test} images from held-out digits (seed {args.seed})", file=sys.stderr)
+        res = train(cfg, data, rng, snapshot_images=snap)
+        # The committed weights are float16: score the rounded checkpoint, so a loaded run reproduces
+        # its record, and keep the float32 figure beside it.
+        ev32 = evaluate(res["params"], data["test"], cfg, elbo_seed=args.seed + 1)
+        params = rounded_weights(res["params"])
 
-    data = eval_sets(cfg)
-    rng = np.random.default_rng(args.seed)
-    snap = data["valid"].images[:cfg.snapshot_images]
-    print(f"{PROG}: AIR ({cfg.estimator}), {cfg.updates} updates of batch {cfg.batch}, lr {cfg.lr:g}; "
-          f"valid/test {cfg.n_valid}/{cfg.n_test} images from held-out digits (seed {args.seed})", file=sys.stderr)
-    res = train(cfg, data, rng, snapshot_images=snap)
-    # The committed weights are float16: score the rounded checkpoint, so a loaded run reproduces
-    # its record, and keep the float32 figure beside it.
-    ev32 = evaluate(res["params"], data["test"], cfg, elbo_seed=args.seed + 1)
-    params = rounded_weights(res["params"])
-
-    ev = evaluate(params, data["test"], cfg, elbo_seed=args.seed + 1)
-    three = evaluate(params, data["three"], cfg)
-    base = count_baselines(ink_fit_set(data["train_digits"], cfg, args.seed), data["test"])
-    metrics = {
-        "test_count_accuracy": ev["count_accuracy"], "test_per_count_accuracy": ev["per_count_accuracy"],
-        "test_confusion": ev["confusion"], "test_iou_object": ev["iou_object"],
-        "test_iou_window": ev["iou_window"], "test_recon_mse": ev["recon_mse"], "test_elbo": ev["elbo"],
-        "test_share_all_steps": ev["share_all_steps"], "test_images": ev["n_images"],
-        "test_count_accuracy_float32_weights": ev32["count_accuracy"],
-        "valid_images": len(data["valid"].counts),
-        "three_digit": {k: three[k] for k in ("count_accuracy", "confusion", "iou_object", "iou_window",
-                                              "recon_mse", "n_images")},
-        "best_update": res["best"]["update"], "valid_count_accuracy_at_best": res["best"]["valid_count_accuracy"],
-        "selection": f"checkpoint with the best validation count accuracy (ties: validation ELBO) on "
-                     f"{cfg.n_valid} images, evaluated every {cfg.eval_every} updates",
-        "train_time_s": res["train_time_s"], "ms_per_update": 1e3 * res["train_time_s"] / cfg.updates,
-        "training_chunks": res["chunks"],
-    }
-    save_weights(out / EXAMPLES, example_arrays(params, data, cfg))
-    if res["snapshots"] is not None:
-        save_weights(out / SNAPSHOTS, {**res["snapshots"], "update": np.array(res["history"]["update"]),
-                                       "images": snap})
-    notes = ("--quick smoke test: tiny model and data, the numbers are not results."
-             if args.quick or preset == "quick" else "")
-    write_run(out, paper="air_multimnist", seed=args.seed, config=cfg, history=res["history"], metrics=metrics,
-              baselines=base, wall_time_s=time.perf_counter() - start,
-              weights={k: v.astype(COMMITTED_WEIGHTS_DTYPE) for k, v in params.items()},
-              command=typed_command("air_multimnist", PROG, argv), notes=notes,
-              extra={"data": describe(cfg, data["mnist"])})
-    if not args.no_figures:
-        from air_multimnist.viz import make_figures, make_gif
-        make_figures(out)
-        make_gif(out)
+        ev = evaluate(params, data["test"], cfg, elbo_seed=args.seed + 1)
+        three = evaluate(params, data["three"], cfg)
+        base = count_baselines(ink_fit_set(data["train_digits"], cfg, args.seed), data["test"])
+        metrics = {
+            "test_count_accuracy": ev["count_accuracy"], "test_per_count_accuracy": ev["per_count_accuracy"],
+            "test_confusion": ev["confusion"], "test_iou_object": ev["iou_object"],
+            "test_iou_window": ev["iou_window"], "test_recon_mse": ev["recon_mse"], "test_elbo": ev["elbo"],
+            "test_share_all_steps": ev["share_all_steps"], "test_images": ev["n_images"],
+            "test_count_accuracy_float32_weights": ev32["count_accuracy"],
+            "valid_images": len(data["valid"].counts),
+            "three_digit": {k: three[k] for k in ("count_accuracy", "confusion", "iou_object", "iou_window",
+                                                  "recon_mse", "n_images")},
+            "best_update": res["best"]["update"], "valid_count_accuracy_at_best": res["best"]["valid_count_accuracy"],
+            "selection": f"checkpoint with the best validation count accuracy (ties: validation ELBO) on "
+                         f"{cfg.n_valid} images, evaluated every {cfg.eval_every} updates",
+            "train_time_s": res["train_time_s"], "ms_per_update": 1e3 * res["train_time_s"] / cfg.updates,
+            "training_chunks": res["chunks"],
+        }
+        save_weights(out / EXAMPLES, example_arrays(params, data, cfg))
+        if res["snapshots"] is not None:
+            save_weights(out / SNAPSHOTS, {**res["snapshots"], "update": np.array(res["history"]["update"]),
+                                           "images": snap})
+        notes = ("--quick smoke test: tiny model and data, the numbers are not results."
+                 if args.quick or preset == "quick" else "")
+        write_run(out, paper="air_multimnist", seed=args.seed, config=cfg, history=res["history"], metrics=metrics,
+                  baselines=base, wall_time_s=time.perf_counter() - start,
+                  weights={k: v.astype(COMMITTED_WEIGHTS_DTYPE) for k, v in params.items()},
+                  command=typed_command("air_multimnist", PROG, argv), notes=notes,
+                  extra={"data": describe(cfg, data["mnist"])})
+        if not args.no_figures:
+            from air_multimnist.viz import make_figures, make_gif
+            make_figures(out)
+            make_gif(out)
     print(f"test count accuracy {ev['count_accuracy']:.3f} (per count "
           + ", ".join(f"{k}: {v:.3f}" for k, v in ev["per_count_accuracy"].items())
           + f")  IoU object {ev['iou_object']:.3f} window {ev['iou_window']:.3f}"
           f"  | ink thresholds {base['ink_thresholds']['count_accuracy']:.3f}  majority "
           f"{base['majority_count']['count_accuracy']:.3f}  | 3-digit accuracy {three['count_accuracy']:.3f}"
-          f"  (checkpoint: update {res['best']['update']}, {time.perf_counter() - start:.0f} s) -> {out / 'run.json'}")
+          f"  (checkpoint: update {res['best']['update']}, {time.perf_counter() - start:.0f} s) -> {run_dir.path / 'run.json'}")
     return 0
 
 

@@ -27,6 +27,7 @@ import json
 import math
 import os
 import platform
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -38,7 +39,7 @@ from typing import Any, Mapping, Sequence
 import numpy as np
 
 __all__ = ["SCHEMA_VERSION", "REQUIRED_KEYS", "RunDirError", "prepare_out_dir", "environment",
-           "claim_out_dir", "COMMITTED_WEIGHTS_DTYPE", "rounded_weights", "RunLoadError", "load_trained_run", "to_jsonable", "atomic_write_json", "write_run", "read_run", "save_weights",
+           "RunDirectory", "COMMITTED_WEIGHTS_DTYPE", "rounded_weights", "RunLoadError", "load_trained_run", "to_jsonable", "atomic_write_json", "write_run", "read_run", "save_weights",
            "load_weights"]
 
 SCHEMA_VERSION = 1
@@ -64,17 +65,125 @@ def prepare_out_dir(path) -> Path:
     return p
 
 
-def claim_out_dir(path, *, force: bool = False) -> Path:
-    """The output directory of a new run: created if missing, refused if it already holds files
-    (another run's results would be silently mixed with or replaced by this one's) unless
-    ``force``. Every CLI calls this before any work, so a mistake costs nothing."""
-    p = Path(path).expanduser()
-    if str(path).strip() == "":
-        raise RunDirError("--out must not be empty")
-    if p.is_dir() and any(p.iterdir()) and not force:
-        raise RunDirError(f"output directory {str(p)!r} is not empty (it may hold another run); "
-                          "choose another --out, or pass --force to replace its contents")
-    return prepare_out_dir(p)
+class RunDirectory:
+    """A run directory as one transaction: ``with RunDirectory(out, force=...) as d:`` writes every
+    artefact into ``d``, a hidden sibling ``.<name>.partial-<pid>`` of ``out``, and ``out``
+    appears, complete, only when the block ends without an error (a rename). An interrupted or
+    failed run (Ctrl-C, kill, NaN, a bug) leaves ``out`` exactly as it was: a previous run there is
+    never damaged, and never mixed with this one's files. With ``force`` a previous run at ``out``
+    is replaced, again only at the end. A lock file ``.<name>.lock`` (holding the pid) refuses a
+    second live run into the same ``out``; a lock left by a dead process is taken over.
+
+    Refused up front as ``RunDirError`` (a user mistake: exit code 2 in the CLIs): an empty
+    ``out``, ``out`` being a file, the current directory or one of its parents, a non-empty
+    ``out`` without ``force``, an unwritable parent, and a name too long for the file system.
+    ``path`` is the final directory (what to print once the block has ended).
+    """
+
+    def __init__(self, out, *, force: bool = False):
+        if str(out).strip() == "":
+            raise RunDirError("--out must not be empty")
+        self.path = Path(out).expanduser()
+        self.force = force
+        self._tmp = self._lock = None
+
+    def _check(self) -> None:
+        p = self.path
+        anchor = next((q for q in [p.parent, *p.parent.parents] if os.path.isdir(q)), Path("."))
+        try:
+            name_max = os.pathconf(anchor, "PC_NAME_MAX")
+        except (OSError, ValueError):
+            name_max = 255
+        if len(p.name.encode()) + 24 > name_max:      # room for ".<name>.partial-<pid>"
+            raise RunDirError(f"--out name is too long ({len(p.name)} characters; this file system "
+                              f"allows {name_max - 24} here)")
+        try:
+            full = p.resolve()
+            if full == Path.cwd().resolve() or full in Path.cwd().resolve().parents:
+                raise RunDirError(f"--out {str(p)!r} is the current directory or one of its parents; "
+                                  "name a folder for the run")
+            if p.exists() and not p.is_dir():
+                raise RunDirError(f"output path {str(p)!r} exists and is not a directory")
+            if p.is_dir() and any(p.iterdir()) and not self.force:
+                raise RunDirError(f"output directory {str(p)!r} is not empty (it may hold another run); "
+                                  "choose another --out, or pass --force to replace it when this run completes")
+            p.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as e:
+            raise RunDirError(f"cannot use output directory {str(p)!r}: {e.strerror or e}") from None
+
+    def _acquire(self) -> None:
+        lock = self.path.parent / f".{self.path.name}.lock"
+        for _ in range(2):
+            try:
+                fd = os.open(lock, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
+            except FileExistsError:
+                try:
+                    pid = int(lock.read_text().strip() or 0)
+                except (OSError, ValueError):
+                    pid = 0
+                if pid and _alive(pid):
+                    raise RunDirError(f"another run (pid {pid}) is writing to {str(self.path)!r}; "
+                                      f"wait for it or choose another --out") from None
+                lock.unlink(missing_ok=True)           # left by a dead process: take it over
+                continue
+            except OSError as e:
+                raise RunDirError(f"cannot use output directory {str(self.path)!r}: {e.strerror or e}") from None
+            with os.fdopen(fd, "w") as f:
+                f.write(str(os.getpid()))
+            self._lock = lock
+            return
+        raise RunDirError(f"cannot lock output directory {str(self.path)!r}")
+
+    def __enter__(self) -> Path:
+        self._check()
+        self._acquire()
+        try:
+            for stale in self.path.parent.glob(f".{self.path.name}.partial-*"):   # left by a killed run
+                pid = stale.name.rsplit("-", 1)[-1]
+                if not (pid.isdigit() and _alive(int(pid))):
+                    shutil.rmtree(stale, ignore_errors=True)
+            tmp = self.path.parent / f".{self.path.name}.partial-{os.getpid()}"
+            if tmp.exists():
+                shutil.rmtree(tmp)
+            self._tmp = tmp
+            return prepare_out_dir(tmp)
+        except BaseException:
+            self._release()
+            raise
+
+    def __exit__(self, exc_type, exc, tb) -> bool:
+        try:
+            if exc_type is None:
+                self._commit()
+            elif self._tmp is not None:
+                shutil.rmtree(self._tmp, ignore_errors=True)
+        finally:
+            self._release()
+        return False
+
+    def _commit(self) -> None:
+        old = None
+        if self.path.exists():                       # --force: replace the previous run, now
+            old = self.path.parent / f".{self.path.name}.replaced-{os.getpid()}"
+            os.replace(self.path, old)
+        os.replace(self._tmp, self.path)
+        if old is not None:
+            shutil.rmtree(old, ignore_errors=True)
+
+    def _release(self) -> None:
+        if self._lock is not None:
+            self._lock.unlink(missing_ok=True)
+            self._lock = None
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
 
 
 def _git(*args: str) -> str | None:

@@ -15,7 +15,7 @@ import numpy as np
 
 from common.cli import (UsageError, add_common_args, positive_float, positive_int, probability,
                         resolve_preset, run_main, reject_renamed, setup_threads, typed_command)
-from common.runs import claim_out_dir, save_weights, write_run
+from common.runs import RunDirectory, save_weights, write_run
 from neural_em_shapes.config import PRESETS, QUICK_SIZES, make_config
 from neural_em_shapes.data import make_splits, provenance
 from neural_em_shapes.evaluate import baselines, evaluate, generalisation
@@ -79,55 +79,56 @@ def main(argv: Sequence[str] | None = None) -> int:
         cfg = make_config(preset, **overrides)
     except ValueError as e:
         raise UsageError(str(e)) from None
-    out = claim_out_dir(args.out, force=args.force)
+    # The run is written into a hidden sibling of --out and appears there only when complete.
+    run_dir = RunDirectory(args.out, force=args.force)
+    with run_dir as out:
+        data = make_splits(cfg, args.seed)
+        rng = np.random.default_rng(args.seed)
+        snap = data["valid"].images[:cfg.snapshot_images]
+        print(f"{PROG}: {cfg.model}, K={cfg.K}, T={cfg.iterations}, {cfg.updates} updates of batch {cfg.batch}; "
+              f"data {cfg.n_train}/{cfg.n_valid}/{cfg.n_test} (seed {args.seed})", file=sys.stderr)
+        res = train(cfg, data, rng, snapshot_images=snap)
+        params = res["params"]
 
-    data = make_splits(cfg, args.seed)
-    rng = np.random.default_rng(args.seed)
-    snap = data["valid"].images[:cfg.snapshot_images]
-    print(f"{PROG}: {cfg.model}, K={cfg.K}, T={cfg.iterations}, {cfg.updates} updates of batch {cfg.batch}; "
-          f"data {cfg.n_train}/{cfg.n_valid}/{cfg.n_test} (seed {args.seed})", file=sys.stderr)
-    res = train(cfg, data, rng, snapshot_images=snap)
-    params = res["params"]
+        test = data["test"]
+        ev = evaluate(params, cfg, test.images, test.labels,
+                      np.random.default_rng(np.random.SeedSequence([args.seed, 1])), per_iteration=True)
+        base = baselines(test.images, test.labels, cfg.K, np.random.default_rng(np.random.SeedSequence([args.seed, 2])))
+        gen = generalisation(cfg, params, min(cfg.n_test, 1000), args.seed)
+        metrics = {
+            "test_ami_max": ev["ami_max"], "test_ami_arithmetic": ev["ami_arithmetic"],
+            "test_ami_max_per_iteration": ev["ami_max_per_iteration"], "test_loss": ev["loss"],
+            "test_images": len(test), "valid_images": len(data["valid"]), "best_update": res["best"]["update"],
+            "selection": f"checkpoint with the best {cfg.select} on {len(data['valid'])} validation images, "
+                         f"evaluated every {cfg.eval_every} updates",
+            "valid_ami_max_at_best": res["best"]["valid_ami_max"], "train_time_s": res["train_time_s"],
+            "generalisation": gen,
+        }
 
-    test = data["test"]
-    ev = evaluate(params, cfg, test.images, test.labels,
-                  np.random.default_rng(np.random.SeedSequence([args.seed, 1])), per_iteration=True)
-    base = baselines(test.images, test.labels, cfg.K, np.random.default_rng(np.random.SeedSequence([args.seed, 2])))
-    gen = generalisation(cfg, params, min(cfg.n_test, 1000), args.seed)
-    metrics = {
-        "test_ami_max": ev["ami_max"], "test_ami_arithmetic": ev["ami_arithmetic"],
-        "test_ami_max_per_iteration": ev["ami_max_per_iteration"], "test_loss": ev["loss"],
-        "test_images": len(test), "valid_images": len(data["valid"]), "best_update": res["best"]["update"],
-        "selection": f"checkpoint with the best {cfg.select} on {len(data['valid'])} validation images, "
-                     f"evaluated every {cfg.eval_every} updates",
-        "valid_ami_max_at_best": res["best"]["valid_ami_max"], "train_time_s": res["train_time_s"],
-        "generalisation": gen,
-    }
-
-    # The arrays the figures are drawn from (viz.py never runs a model); float16 keeps them small.
-    tr = run_em(cfg.model, params, test.images[:N_EXAMPLES], K=cfg.K, iterations=cfg.iterations, noise=cfg.noise,
-                rng=np.random.default_rng(np.random.SeedSequence([args.seed, 3])), gamma_init=cfg.gamma_init,
-                restarts=cfg.restarts)
-    save_weights(out / "examples.npz", {"images": test.images[:N_EXAMPLES], "labels": test.labels[:N_EXAMPLES],
-                                        "gamma": tr.gammas().astype(np.float16),
-                                        "psi": tr.psi.astype(np.float16)})
-    if res["snapshots"] is not None:
-        save_weights(out / "snapshots.npz", {"gamma": res["snapshots"], "update": np.array(res["history"]["update"]),
-                                             "images": snap, "labels": data["valid"].labels[:cfg.snapshot_images]})
-    notes = ("--quick smoke test: tiny model and data, the numbers are not results."
-             if args.quick or preset == "quick" else "")
-    write_run(out, paper="neural_em_shapes", seed=args.seed, config=cfg, history=res["history"],
-              metrics=metrics, baselines=base, wall_time_s=time.perf_counter() - start,
-              weights=params, command=typed_command("neural_em_shapes", PROG, argv), notes=notes, extra={"data": provenance(cfg)})
-    if not args.no_figures:
-        from neural_em_shapes.viz import make_figures, make_gif
-        make_figures(out)
-        make_gif(out)
+        # The arrays the figures are drawn from (viz.py never runs a model); float16 keeps them small.
+        tr = run_em(cfg.model, params, test.images[:N_EXAMPLES], K=cfg.K, iterations=cfg.iterations, noise=cfg.noise,
+                    rng=np.random.default_rng(np.random.SeedSequence([args.seed, 3])), gamma_init=cfg.gamma_init,
+                    restarts=cfg.restarts)
+        save_weights(out / "examples.npz", {"images": test.images[:N_EXAMPLES], "labels": test.labels[:N_EXAMPLES],
+                                            "gamma": tr.gammas().astype(np.float16),
+                                            "psi": tr.psi.astype(np.float16)})
+        if res["snapshots"] is not None:
+            save_weights(out / "snapshots.npz", {"gamma": res["snapshots"], "update": np.array(res["history"]["update"]),
+                                                 "images": snap, "labels": data["valid"].labels[:cfg.snapshot_images]})
+        notes = ("--quick smoke test: tiny model and data, the numbers are not results."
+                 if args.quick or preset == "quick" else "")
+        write_run(out, paper="neural_em_shapes", seed=args.seed, config=cfg, history=res["history"],
+                  metrics=metrics, baselines=base, wall_time_s=time.perf_counter() - start,
+                  weights=params, command=typed_command("neural_em_shapes", PROG, argv), notes=notes, extra={"data": provenance(cfg)})
+        if not args.no_figures:
+            from neural_em_shapes.viz import make_figures, make_gif
+            make_figures(out)
+            make_gif(out)
     km = base["kmeans_coords_K3"]["ami_max"]
     print(f"test AMI(max) {ev['ami_max']:.3f}  AMI(arithmetic) {ev['ami_arithmetic']:.3f}  "
           f"| k-means on coordinates {km:.3f}  connected components "
           f"{base['connected_components_8']['ami_max']:.3f}  (checkpoint: update {res['best']['update']}, "
-          f"{time.perf_counter() - start:.0f} s) -> {out / 'run.json'}")
+          f"{time.perf_counter() - start:.0f} s) -> {run_dir.path / 'run.json'}")
     return 0
 
 

@@ -14,7 +14,7 @@ from typing import Sequence
 import numpy as np
 
 from common.cli import UsageError, add_common_args, positive_int, positive_int_list, run_main, setup_threads
-from common.runs import (COMMITTED_WEIGHTS_DTYPE, RunLoadError, atomic_write_json, claim_out_dir,
+from common.runs import (COMMITTED_WEIGHTS_DTYPE, RunLoadError, atomic_write_json, RunDirectory,
                          load_trained_run, prepare_out_dir, rounded_weights, write_run)
 
 from .config import (E_STEPS, INFERENCE_CHOICES, PRESETS, QUICK_DAE, THESIS_AMI, THESIS_CONFIGS, TRAIN_ON,
@@ -283,21 +283,24 @@ def main(argv: Sequence[str] | None = None) -> int:
             load_dae(args.dae_from, n, cfg, args.seed)
         else:
             dae_config(n, cfg)
-    out_root = claim_out_dir(args.out, force=args.force)
     start = time.perf_counter()
-    rows = [run_dataset(n, cfg, args, out_root, argv) for n in names]
-    table = summary_table(rows)
-    atomic_write_json(out_root / "summary.json", {"rows": rows, "command": shlex.join([PROG, *argv]),
-                                                  "seed": args.seed, "quick": args.quick, "config": cfg,
-                                                  "wall_time_s": time.perf_counter() - start})
-    (out_root / "summary.md").write_text(table + "\n")
-    if not args.no_figures:
-        # Figures across datasets (AMI vs K, DAE loss vs AMI over the committed search, novel objects);
-        # single- vs multi-object needs two roots: visualize_reconstruction_clustering.py --multi-root.
-        from .viz import SEARCH_DIR, make_summary_figures
-        make_summary_figures(out_root, search_dir=SEARCH_DIR)
+    # Every dataset of the run is written into a hidden sibling of --out, which appears complete
+    # or not at all (an interrupted --dataset all never mixes seeds or leaves a stale summary).
+    run_dir = RunDirectory(args.out, force=args.force)
+    with run_dir as out_root:
+        rows = [run_dataset(n, cfg, args, out_root, argv) for n in names]
+        table = summary_table(rows)
+        atomic_write_json(out_root / "summary.json", {"rows": rows, "command": shlex.join([PROG, *argv]),
+                                                      "seed": args.seed, "quick": args.quick, "config": cfg,
+                                                      "wall_time_s": time.perf_counter() - start})
+        (out_root / "summary.md").write_text(table + "\n")
+        if not args.no_figures:
+            # Figures across datasets (AMI vs K, DAE loss vs AMI over the committed search, novel
+            # objects); single- vs multi-object needs two roots: visualize_...py --multi-root.
+            from .viz import SEARCH_DIR, make_summary_figures
+            make_summary_figures(out_root, search_dir=SEARCH_DIR)
     print(table)
-    print(f"{len(rows)} dataset(s) in {time.perf_counter() - start:.0f} s -> {out_root}")
+    print(f"{len(rows)} dataset(s) in {time.perf_counter() - start:.0f} s -> {run_dir.path}")
     return 0
 
 

@@ -2,6 +2,7 @@
 
 import dataclasses
 import json
+import sys
 
 import numpy as np
 import pytest
@@ -74,17 +75,76 @@ def test_unusable_out_dir(tmp_path):
     assert prepare_out_dir(tmp_path / "a" / "b").is_dir()
 
 
-def test_claim_out_dir_refuses_a_non_empty_dir_unless_forced(tmp_path):
-    from common.runs import claim_out_dir
-    d = tmp_path / "run"
-    assert claim_out_dir(d) == d and d.is_dir()          # created
-    claim_out_dir(d)                                      # empty: fine
-    (d / "run.json").write_text("{}")
-    with pytest.raises(RunDirError, match="--force"):
-        claim_out_dir(d)
-    assert claim_out_dir(d, force=True) == d
-    with pytest.raises(RunDirError, match="empty"):
-        claim_out_dir("")
+def test_run_directory_appears_only_when_complete(tmp_path):
+    from common.runs import RunDirectory
+    out = tmp_path / "run"
+    with RunDirectory(out) as d:
+        (d / "a.txt").write_text("1")
+        assert not out.exists() and d.parent == out.parent and d.name.startswith(".run.partial-")
+        assert (tmp_path / ".run.lock").exists()
+    assert (out / "a.txt").read_text() == "1"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["run"]          # no partial, no lock left
+
+
+@pytest.mark.parametrize("error", [RuntimeError("a bug"), KeyboardInterrupt(), FloatingPointError("NaN")])
+def test_a_failed_run_leaves_the_previous_run_untouched(tmp_path, error):
+    from common.runs import RunDirectory
+    out = tmp_path / "run"
+    with RunDirectory(out) as d:
+        (d / "run.json").write_text("seed 0")
+    with pytest.raises(type(error)):
+        with RunDirectory(out, force=True) as d:
+            (d / "run.json").write_text("seed 1")
+            (d / "weights.npz").write_text("seed 1 weights")
+            raise error
+    assert sorted(p.name for p in out.iterdir()) == ["run.json"] and (out / "run.json").read_text() == "seed 0"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["run"]
+
+
+def test_force_replaces_the_previous_run_only_at_the_end(tmp_path):
+    from common.runs import RunDirectory
+    out = tmp_path / "run"
+    with RunDirectory(out) as d:
+        (d / "old.txt").write_text("old")
+    with RunDirectory(out, force=True) as d:
+        assert (out / "old.txt").exists()                    # still there while the new run works
+        (d / "new.txt").write_text("new")
+    assert sorted(p.name for p in out.iterdir()) == ["new.txt"]
+
+
+def test_run_directory_refuses_mistakes_up_front(tmp_path, monkeypatch):
+    from common.runs import RunDirError, RunDirectory
+    (tmp_path / "full").mkdir()
+    (tmp_path / "full" / "x").write_text("another run")
+    (tmp_path / "file").write_text("")
+    monkeypatch.chdir(tmp_path)
+    for out, needle in [("", "must not be empty"), ("  ", "must not be empty"), ("full", "not empty"),
+                        ("file", "not a directory"), (".", "current directory"), ("..", "current directory"),
+                        ("x" * 300, "too long"), ("file/sub", "cannot use")]:
+        with pytest.raises(RunDirError, match=needle):
+            with RunDirectory(out):
+                pass
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["file", "full"]
+
+
+def test_a_second_live_run_into_the_same_out_is_refused_and_a_dead_ones_lock_taken_over(tmp_path):
+    import subprocess
+    from common.runs import RunDirError, RunDirectory
+    out = tmp_path / "run"
+    lock = tmp_path / ".run.lock"
+    live = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(30)"])
+    try:
+        lock.write_text(str(live.pid))
+        with pytest.raises(RunDirError, match=f"another run \\(pid {live.pid}\\)"):
+            with RunDirectory(out):
+                pass
+    finally:
+        live.kill()
+        live.wait()
+    (tmp_path / f".run.partial-{live.pid}").mkdir()          # what a killed run leaves behind
+    with RunDirectory(out) as d:                             # its lock and partial folder are stale now
+        (d / "ok").write_text("")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["run"]
 
 
 def test_load_trained_run_checks_paper_weights_and_values(tmp_path):
@@ -106,3 +166,30 @@ def test_load_trained_run_checks_paper_weights_and_values(tmp_path):
     (d / "weights.npz").write_bytes(b"PK\x03\x04 truncated")
     with pytest.raises(RunLoadError, match="cannot read"):
         load_trained_run(d, "p")
+
+
+def test_a_killed_cli_run_never_damages_the_previous_run(tmp_path):
+    # SIGKILL (no cleanup at all) in the middle of a --force rerun of the RNN-EM quick run: the
+    # previous complete run is untouched, and the next run cleans what the killed one left.
+    import signal
+    import subprocess
+    import time
+    from pathlib import Path
+    root = Path(__file__).resolve().parents[1]
+    out = tmp_path / "run"
+    cmd = [sys.executable, str(root / "neural_em_shapes" / "neural_em_shapes.py"), "--quick", "--no-figures",
+           "--threads", "1", "--out", str(out)]
+    assert subprocess.run(cmd, capture_output=True).returncode == 0
+    before = {p.name: p.read_bytes() for p in out.iterdir()}
+    proc = subprocess.Popen([*cmd, "--force", "--seed", "1"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.time() + 60
+    while not list(tmp_path.glob(".run.partial-*")) and time.time() < deadline:
+        time.sleep(0.05)
+    assert list(tmp_path.glob(".run.partial-*")), "the run never started writing"
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    assert {p.name: p.read_bytes() for p in out.iterdir()} == before
+    assert json.loads((out / "run.json").read_text())["seed"] == 0
+    assert subprocess.run([*cmd, "--force", "--seed", "1"], capture_output=True).returncode == 0
+    assert json.loads((out / "run.json").read_text())["seed"] == 1
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["run"]
