@@ -11,12 +11,12 @@ from typing import Sequence
 
 import numpy as np
 
-from air_multimnist.config import PRESETS, make_config
+from air_multimnist.config import PRESETS, make_config, memory_bytes
 from air_multimnist.data import describe, eval_sets, ink_fit_set
 from air_multimnist.evaluate import count_baselines, evaluate, infer
 from air_multimnist.train import train
 from air_multimnist.viz import EXAMPLES, SNAPSHOTS
-from common.cli import (UsageError, add_common_args, positive_float, positive_int, resolve_preset, run_main,
+from common.cli import (check_memory, finite_float, UsageError, add_common_args, positive_float, positive_int, resolve_preset, run_main,
                         reject_renamed, setup_threads, typed_command)
 from common.runs import COMMITTED_WEIGHTS_DTYPE, RunDirectory, rounded_weights, save_weights, write_run
 
@@ -49,7 +49,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="count prior p(n) ~ k^n (default preset 1e-4, enumerate 0.01); the final value when annealed")
     p.add_argument("--count-k-start", type=positive_float, default=None,
                    help="anneal k geometrically from this value to --count-k over the first half of training")
-    p.add_argument("--pres-bias-init", type=float, default=None, help="initial z_pres logit (default 0)")
+    p.add_argument("--pres-bias-init", type=finite_float, default=None, help="initial z_pres logit (default 0)")
     p.add_argument("--no-signal-norm", dest="signal_norm", action="store_false", default=None,
                    help="REINFORCE without NVIL's running mean/std normalisation")
     p.add_argument("--n-test", type=positive_int, default=None, help="test images (>= 1,000 for results)")
@@ -88,6 +88,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         cfg = make_config(preset, **overrides)
     except ValueError as e:
         raise UsageError(str(e)) from None
+    check_memory(memory_bytes(cfg), "this configuration")
     # The run is written into a hidden sibling of --out and appears there only when complete.
     run_dir = RunDirectory(args.out, force=args.force)
     with run_dir as out:

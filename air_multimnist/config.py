@@ -73,6 +73,17 @@ def make_config(preset: str = "default", **overrides) -> AIRConfig:
     return build_config(AIRConfig, PRESETS, _validate, preset, overrides)
 
 
+def memory_bytes(c: AIRConfig) -> float:
+    """A generous estimate of a run's peak memory: parameters with gradients, Adam moments and the
+    best copy; one batch's caches; the streamed chunk of scenes; the evaluation's per-step objects.
+    Used to refuse impossible sizes up front."""
+    C2, H, Hm, Z, n, T = c.canvas ** 2, c.lstm, c.hidden, c.z_what, c.window ** 2, c.max_objects
+    P = C2 * 4 * H + (3 + Z) * 4 * H + H * 4 * H + H * Hm + Hm * 7 + n * Hm + Hm * 2 * Z + Z * Hm + Hm * n + H * Hm
+    caches = c.batch * T * (12 * C2 + 24 * H + 8 * n + 6 * Hm)
+    data = c.chunk * C2 + 4 * max(c.n_valid, c.n_test, c.n_three) * T * C2
+    return 8.0 * P + 4.0 * 6 * P + 4.0 * (caches + data)
+
+
 def _validate(c: AIRConfig) -> None:
     for name in ("canvas", "window", "max_objects", "lstm", "hidden", "z_what", "batch", "updates",
                  "scene_reuse", "chunk", "n_valid", "n_test", "n_three", "eval_every"):
@@ -88,8 +99,12 @@ def _validate(c: AIRConfig) -> None:
     if 0 < c.count_k_start < c.count_k:
         raise ValueError(f"count_k_start ({c.count_k_start}) must be >= count_k ({c.count_k}): the anneal "
                          f"goes from a weak prior to a strong one")
-    if not c.sigma > 0 or not c.lr > 0 or not 0 < c.lr_final <= 1 or c.clip < 0:
-        raise ValueError("need sigma > 0, lr > 0, 0 < lr_final <= 1 and clip >= 0")
+    if not c.sigma > 0 or not c.lr > 0 or not 0 < c.lr_final <= 1 or not 0 <= c.clip < float("inf"):
+        raise ValueError("need sigma > 0, lr > 0, 0 < lr_final <= 1 and a finite clip >= 0")
+    for name in ("pres_bias_init", "where_sd_bias_init", "decoder_bias", "sigma", "lr"):
+        v = getattr(c, name, 0.0)
+        if not -float("inf") < v < float("inf"):
+            raise ValueError(f"{name} must be a finite number, got {v}")
     lo, hi = c.digit_size
     if not 1 <= lo <= hi <= c.canvas // 2:
         raise ValueError(f"digit_size must satisfy 1 <= lo <= hi <= canvas/2, got {c.digit_size}")

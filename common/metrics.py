@@ -241,6 +241,13 @@ def grouping_score(true_groups, pred_groups, *, score: str = "ami", normalizer: 
         raise ValueError(f"true_groups {t.shape} and pred_groups {p.shape} must have the same shape")
     if t.ndim < 2:
         raise ValueError(f"expected a batch of images (B, ...), got shape {t.shape}")
+    for name, a in (("true_groups", t), ("pred_groups", p)):
+        # Float labels are accepted only when they are whole numbers: a NaN would otherwise be
+        # scored silently as one more group.
+        if a.dtype.kind == "f" and not (np.all(np.isfinite(a)) and np.all(a == np.round(a))):
+            raise ValueError(f"{name} must be integer labels; got non-finite or fractional values")
+        if a.dtype.kind not in "biuf":
+            raise ValueError(f"{name} must be integer labels, got dtype {a.dtype}")
     if score == "ari":
         fn = adjusted_rand
     elif score in _SCORES:

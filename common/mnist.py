@@ -360,13 +360,23 @@ def download_mnist(directory, *, base_url: str = DEFAULT_MIRROR, files: dict | N
 
 # --------------------------------------------------------------------------- CLI
 
+def _seconds(text: str) -> float:
+    try:
+        v = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+    if not 0 < v < float("inf"):
+        raise argparse.ArgumentTypeError(f"must be a finite number of seconds > 0, got {text}")
+    return v
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(prog="python -m common.mnist", description=__doc__.split("\n")[0])
     sub = parser.add_subparsers(dest="command", required=True)
     dl = sub.add_parser("download", help="fetch and verify the four MNIST IDX files")
     dl.add_argument("directory")
     dl.add_argument("--base-url", default=DEFAULT_MIRROR)
-    dl.add_argument("--timeout", type=float, default=30.0)
+    dl.add_argument("--timeout", type=_seconds, default=30.0)
     info = sub.add_parser("info", help="show which MNIST source is used and its splits")
     info.add_argument("directory", nargs="?", default=None)
     args = parser.parse_args(argv)
@@ -375,8 +385,8 @@ def main(argv=None) -> int:
             print(download_mnist(args.directory, base_url=args.base_url, timeout=args.timeout))
             return 0
         data = load_mnist(args.directory)
-    except FileNotFoundError as e:  # a wrong path is a user mistake -> usage error, exit 2
-        parser.error(str(e))
+    except (FileNotFoundError, NotADirectoryError, PermissionError) as e:  # a wrong path: exit 2
+        parser.error(f"{e.strerror or e}: {e.filename}" if e.filename else str(e))
     except MNISTError as e:
         print(f"error: {e}", file=sys.stderr)
         return 1

@@ -13,10 +13,10 @@ from typing import Sequence
 
 import numpy as np
 
-from common.cli import (UsageError, add_common_args, positive_float, positive_int, probability,
+from common.cli import (check_memory, nonneg_float, UsageError, add_common_args, positive_float, positive_int, probability,
                         resolve_preset, run_main, reject_renamed, setup_threads, typed_command)
 from common.runs import RunDirectory, save_weights, write_run
-from neural_em_shapes.config import PRESETS, QUICK_SIZES, make_config
+from neural_em_shapes.config import PRESETS, QUICK_SIZES, make_config, memory_bytes
 from neural_em_shapes.data import make_splits, provenance
 from neural_em_shapes.evaluate import baselines, evaluate, generalisation
 from neural_em_shapes.model import run_em
@@ -49,7 +49,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--lr", type=positive_float, default=None, help="Adam learning rate")
     p.add_argument("--lr-final", type=positive_float, default=None,
                    help="final learning rate as a fraction of --lr (cosine decay; 1 = constant)")
-    p.add_argument("--clip", type=float, default=None, help="global gradient-norm clip (0 = off)")
+    p.add_argument("--clip", type=nonneg_float, default=None, help="global gradient-norm clip (0 = off)")
     p.add_argument("--noise", type=probability, default=None, help="bit-flip probability of the input")
     p.add_argument("--loss-iterations", choices=["all", "last", "linear"], default=None,
                    help="loss on every EM iteration (mean), the last, or every iteration weighted by t")
@@ -79,6 +79,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         cfg = make_config(preset, **overrides)
     except ValueError as e:
         raise UsageError(str(e)) from None
+    check_memory(memory_bytes(cfg), "this configuration")
     # The run is written into a hidden sibling of --out and appears there only when complete.
     run_dir = RunDirectory(args.out, force=args.force)
     with run_dir as out:

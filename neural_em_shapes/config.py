@@ -70,6 +70,20 @@ def make_config(preset: str = "default", **overrides) -> NEMConfig:
     return build_config(NEMConfig, PRESETS, _validate, preset, overrides)
 
 
+MAX_SLOTS = 18          # the figures draw one colour per slot (common.plotting.SLOT_COLOURS)
+
+
+def memory_bytes(c: NEMConfig, D: int = 784) -> float:
+    """A generous estimate of a run's peak memory: parameters with their float64 initial draws,
+    gradients, Adam moments and the best copy; the BPTT caches of one batch; the test evaluation's
+    per-iteration trace. Used to refuse impossible sizes up front."""
+    H, T, K = c.hidden, c.iterations, c.K
+    P = (D + H) * H + H + H * D + D if c.model == "rnn-em" else D * H
+    bptt = T * c.batch * K * (10 * D + 4 * H)
+    trace = 4 * (T + 1) * max(c.n_test, c.n_valid) * K * D
+    return 8.0 * P + 4.0 * 6 * P + 4.0 * bptt + 4.0 * trace
+
+
 def _validate(c: NEMConfig) -> None:
     if c.model not in ("rnn-em", "n-em"):
         raise ValueError(f"model must be 'rnn-em' or 'n-em', got {c.model!r}")
@@ -86,5 +100,7 @@ def _validate(c: NEMConfig) -> None:
         raise ValueError(f"select must be 'valid_ami' or 'valid_loss', got {c.select!r}")
     if not c.lr > 0 or not 0 < c.lr_final <= 1:
         raise ValueError(f"need lr > 0 and 0 < lr_final <= 1, got {c.lr}, {c.lr_final}")
-    if c.clip < 0:
-        raise ValueError(f"clip must be >= 0 (0 = off), got {c.clip}")
+    if not 0 <= c.clip < float("inf"):
+        raise ValueError(f"clip must be a finite number >= 0 (0 = off), got {c.clip}")
+    if c.K > MAX_SLOTS:
+        raise ValueError(f"K must be <= {MAX_SLOTS} (the figures draw one colour per slot), got {c.K}")

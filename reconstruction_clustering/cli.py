@@ -13,13 +13,13 @@ from typing import Sequence
 
 import numpy as np
 
-from common.cli import UsageError, add_common_args, positive_int, positive_int_list, run_main, setup_threads
+from common.cli import UsageError, add_common_args, check_memory, positive_int, positive_int_list, run_main, setup_threads
 from common.runs import (COMMITTED_WEIGHTS_DTYPE, RunLoadError, atomic_write_json, RunDirectory,
                          load_trained_run, prepare_out_dir, rounded_weights, write_run)
 
 from .config import (E_STEPS, INFERENCE_CHOICES, PRESETS, QUICK_DAE, THESIS_AMI, THESIS_CONFIGS, TRAIN_ON,
-                     DAEConfig, RCConfig, dae_preset, make_config)
-from .data import DATASETS, THESIS_K, make_rc_dataset
+                     DAEConfig, RCConfig, dae_preset, make_config, memory_bytes)
+from .data import CANVAS, DATASETS, THESIS_K, make_rc_dataset
 from .evaluate import (THESIS_INFERENCE, baselines, confidence, evaluate, novel_objects_trace, pick_examples,
                        select_inference)
 from .dae import PARAM_NAMES
@@ -95,7 +95,17 @@ def load_dae(root, name: str, cfg: RCConfig, seed: int) -> tuple[DAEConfig, Trai
     # A loaded run keeps its original training time and source, so a record loaded from itself
     # still says how its DAE was made.
     try:
-        return DAEConfig(**c["dae"]), TrainResult(
+        dcfg = DAEConfig(**c["dae"])
+    except (KeyError, TypeError, ValueError) as e:
+        raise UsageError(f"--dae-from: {run_dir}/run.json lacks what a DAE run records ({e})") from None
+    h, w = CANVAS[name]
+    want = {"W_enc": (h * w, dcfg.hidden), "b_enc": (dcfg.hidden,), "W_dec": (dcfg.hidden, h * w), "b_dec": (h * w,)}
+    bad = {k: (params[k].shape, s) for k, s in want.items() if params[k].shape != s}
+    if bad:
+        raise UsageError(f"--dae-from: the weights in {run_dir} do not fit a {dcfg.hidden}-unit DAE of {name} "
+                         f"(shape, expected): {bad}")
+    try:
+        return dcfg, TrainResult(
             params=params, history=rec["history"], best_epoch=m["best_epoch"],
             best_valid_loss=m["dae_valid_loss"], epochs_run=m["dae_epochs_run"],
             train_time_s=m["train_time_s"]), c["dae_config_source"]
@@ -279,10 +289,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         names = [n for n in names if n in THESIS_AMI["multi"]]
     # Every DAE must have a configuration (or load) before anything is written or trained.
     for n in names:
-        if args.dae_from:
-            load_dae(args.dae_from, n, cfg, args.seed)
-        else:
-            dae_config(n, cfg)
+        dcfg = load_dae(args.dae_from, n, cfg, args.seed)[0] if args.dae_from else dae_config(n, cfg)
+        h, w = CANVAS[n]
+        K = cfg.K or THESIS_K[n]
+        for k in (K, *(args.sweep_K or ())):
+            if k > h * w:
+                raise UsageError(f"K={k} is more slots than {n}'s {h * w} pixels")
+        check_memory(memory_bytes(h * w, dcfg.hidden, K, cfg.iterations, max(cfg.n_test, cfg.n_valid),
+                                  args.sweep_K or ()), f"{n} with this configuration")
     start = time.perf_counter()
     # Every dataset of the run is written into a hidden sibling of --out, which appears complete
     # or not at all (an interrupted --dataset all never mixes seeds or leaves a stale summary).

@@ -27,6 +27,20 @@ __all__ = ["DAEConfig", "DAE_PRESETS", "THESIS_CONFIGS", "QUICK_DAE", "dae_prese
            "PRESETS", "make_config", "THESIS_AMI", "TRAIN_ON", "E_STEPS", "INFERENCE_CHOICES"]
 
 
+MAX_SLOTS = 18          # the figures draw one colour per slot (common.plotting.SLOT_COLOURS)
+
+
+def memory_bytes(D: int, hidden: int, K: int, iterations: int, n_images: int, sweep_K=()) -> float:
+    """A generous estimate of one dataset's peak memory: the DAE with gradients, Adam moments and
+    the best copy; RC's per-iteration argmax (int16) and log-likelihood for the evaluated images;
+    one chunk's working arrays. Used to refuse impossible sizes up front."""
+    k = max([K, *sweep_K])
+    dae = 4.0 * 7 * 2 * D * hidden
+    trace = (iterations + 1) * n_images * D * 2.0 + iterations * n_images * 8.0 + 3 * n_images * k * D * 4.0
+    chunk = 250 * k * D * 4.0 * 12
+    return dae + trace + chunk
+
+
 @dataclass(frozen=True)
 class DAEConfig:
     hidden: int = 250                # hidden units (thesis search: 100, 250, 500, 1000)
@@ -166,8 +180,8 @@ class RCConfig:
         for name in ("iterations", "n_multi_train", "n_valid", "n_test"):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
-        if self.K is not None and self.K < 1:
-            raise ValueError(f"K must be >= 1, got {self.K}")
+        if self.K is not None and not 1 <= self.K <= MAX_SLOTS:
+            raise ValueError(f"K must be in 1..{MAX_SLOTS} (the figures draw one colour per slot), got {self.K}")
         if self.n_single < 2:
             raise ValueError(f"n_single must be >= 2, got {self.n_single}")
 

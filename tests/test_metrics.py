@@ -159,3 +159,15 @@ def test_grouping_score_mask_and_other_scores():
     _, per = grouping_score(true, pred, score="nmi", normalizer="arithmetic")
     k = true[0] > 0
     assert per[0] == pytest.approx(skm.normalized_mutual_info_score(true[0][k], pred[0][k]), abs=TOL)
+
+
+@pytest.mark.parametrize("bad", [np.nan, np.inf, 0.5])
+def test_grouping_score_rejects_nan_inf_and_fractional_labels(bad):
+    t = np.array([[1, 1, 2, 2]], dtype=float)
+    p = np.array([[0, 0, 1, 1]])
+    assert grouping_score(t, p)[0] == pytest.approx(1.0)         # whole-number floats are fine
+    t[0, 1] = bad
+    with pytest.raises(ValueError, match="integer labels"):
+        grouping_score(t, p)
+    with pytest.raises(ValueError, match="integer labels"):
+        grouping_score(p, t)
