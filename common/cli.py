@@ -130,6 +130,8 @@ def add_common_args(parser: argparse.ArgumentParser, *, default_out: str) -> Non
                         help=f"output directory for run.json, weights and figures (default {default_out})")
     parser.add_argument("--force", action="store_true",
                         help="write into --out even if it already holds files (another run)")
+    parser.add_argument("--resume", action="store_true",
+                        help="continue an interrupted run of the same command (same --out) from its last checkpoint")
     parser.add_argument("--threads", type=positive_int, default=DEFAULT_THREADS,
                         help=f"BLAS and worker threads (default {DEFAULT_THREADS}; results are bit-identical for the "
                              "same value; the seed sweeps use 1)")

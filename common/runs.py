@@ -67,25 +67,30 @@ def prepare_out_dir(path) -> Path:
 
 class RunDirectory:
     """A run directory as one transaction: ``with RunDirectory(out, force=...) as d:`` writes every
-    artefact into ``d``, a hidden sibling ``.<name>.partial-<pid>`` of ``out``, and ``out``
-    appears, complete, only when the block ends without an error (a rename). An interrupted or
-    failed run (Ctrl-C, kill, NaN, a bug) leaves ``out`` exactly as it was: a previous run there is
+    artefact into ``d``, a hidden sibling ``.<name>.partial`` of ``out``, and ``out`` appears,
+    complete, only when the block ends without an error (a rename). An interrupted or failed run
+    (Ctrl-C, SIGTERM, kill, NaN, a bug) leaves ``out`` exactly as it was: a previous run there is
     never damaged, and never mixed with this one's files. With ``force`` a previous run at ``out``
     is replaced, again only at the end. A lock file ``.<name>.lock`` (holding the pid) refuses a
     second live run into the same ``out``; a lock left by a dead process is taken over.
 
+    The partial directory of a failed run is kept: ``resume=True`` continues in it (training
+    checkpoints live there, ``scratch``), a run without ``resume`` starts it afresh.
+
     Refused up front as ``RunDirError`` (a user mistake: exit code 2 in the CLIs): an empty
     ``out``, ``out`` being a file, the current directory or one of its parents, a non-empty
-    ``out`` without ``force``, an unwritable parent, and a name too long for the file system.
-    ``path`` is the final directory (what to print once the block has ended).
+    ``out`` without ``force``, an unwritable parent, a name too long for the file system, and
+    ``resume`` with nothing to resume. ``path`` is the final directory.
     """
 
-    def __init__(self, out, *, force: bool = False):
+    def __init__(self, out, *, force: bool = False, resume: bool = False):
         if str(out).strip() == "":
             raise RunDirError("--out must not be empty")
         self.path = Path(out).expanduser()
-        self.force = force
-        self._tmp = self._lock = None
+        self.force, self.resume = force, resume
+        self.partial = self.path.parent / f".{self.path.name}.partial"
+        self._lock = None
+        self._scratch: list[Path] = []
 
     def _check(self) -> None:
         p = self.path
@@ -94,7 +99,7 @@ class RunDirectory:
             name_max = os.pathconf(anchor, "PC_NAME_MAX")
         except (OSError, ValueError):
             name_max = 255
-        if len(p.name.encode()) + 24 > name_max:      # room for ".<name>.partial-<pid>"
+        if len(p.name.encode()) + 24 > name_max:      # room for ".<name>.partial" and ".<name>.replaced-<pid>"
             raise RunDirError(f"--out name is too long ({len(p.name)} characters; this file system "
                               f"allows {name_max - 24} here)")
         try:
@@ -134,39 +139,66 @@ class RunDirectory:
             return
         raise RunDirError(f"cannot lock output directory {str(self.path)!r}")
 
+    def _acquire(self) -> None:
+        lock = self.path.parent / f".{self.path.name}.lock"
+        for _ in range(2):
+            try:
+                fd = os.open(lock, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
+            except FileExistsError:
+                try:
+                    pid = int(lock.read_text().strip() or 0)
+                except (OSError, ValueError):
+                    pid = 0
+                if pid and _alive(pid):
+                    raise RunDirError(f"another run (pid {pid}) is writing to {str(self.path)!r}; "
+                                      f"wait for it or choose another --out") from None
+                lock.unlink(missing_ok=True)           # left by a dead process: take it over
+                continue
+            except OSError as e:
+                raise RunDirError(f"cannot use output directory {str(self.path)!r}: {e.strerror or e}") from None
+            with os.fdopen(fd, "w") as f:
+                f.write(str(os.getpid()))
+            self._lock = lock
+            return
+        raise RunDirError(f"cannot lock output directory {str(self.path)!r}")
+
     def __enter__(self) -> Path:
         self._check()
         self._acquire()
         try:
-            for stale in self.path.parent.glob(f".{self.path.name}.partial-*"):   # left by a killed run
-                pid = stale.name.rsplit("-", 1)[-1]
-                if not (pid.isdigit() and _alive(int(pid))):
-                    shutil.rmtree(stale, ignore_errors=True)
-            tmp = self.path.parent / f".{self.path.name}.partial-{os.getpid()}"
-            if tmp.exists():
-                shutil.rmtree(tmp)
-            self._tmp = tmp
-            return prepare_out_dir(tmp)
+            if self.partial.exists() and not self.resume:
+                shutil.rmtree(self.partial)              # an earlier interrupted run: start afresh
+            elif self.resume and not self.partial.is_dir():
+                raise RunDirError(f"nothing to resume: no interrupted run of --out {str(self.path)!r} "
+                                  f"(its partial folder {self.partial.name} is not there)")
+            return prepare_out_dir(self.partial)
         except BaseException:
             self._release()
             raise
+
+    def scratch(self, relative) -> Path:
+        """A file inside the partial directory that is dropped when the run completes (a training
+        checkpoint: kept for --resume while the run is unfinished)."""
+        p = self.partial / relative
+        self._scratch.append(p)
+        return p
 
     def __exit__(self, exc_type, exc, tb) -> bool:
         try:
             if exc_type is None:
                 self._commit()
-            elif self._tmp is not None:
-                shutil.rmtree(self._tmp, ignore_errors=True)
         finally:
             self._release()
         return False
 
     def _commit(self) -> None:
+        for p in self._scratch:
+            p.unlink(missing_ok=True)
         old = None
         if self.path.exists():                       # --force: replace the previous run, now
             old = self.path.parent / f".{self.path.name}.replaced-{os.getpid()}"
             os.replace(self.path, old)
-        os.replace(self._tmp, self.path)
+        os.replace(self.partial, self.path)
         if old is not None:
             shutil.rmtree(old, ignore_errors=True)
 

@@ -15,7 +15,8 @@ import numpy as np
 
 from common.cli import (check_memory, nonneg_float, UsageError, add_common_args, positive_float, positive_int, probability,
                         resolve_preset, run_main, reject_renamed, setup_threads, typed_command)
-from common.runs import RunDirectory, save_weights, write_run
+from common.checkpoint import CheckpointMismatch, TrainingCheckpoint
+from common.runs import RunDirectory, save_weights, to_jsonable, write_run
 from neural_em_shapes.config import PRESETS, QUICK_SIZES, make_config, memory_bytes
 from neural_em_shapes.data import make_splits, provenance
 from neural_em_shapes.evaluate import baselines, evaluate, generalisation
@@ -81,14 +82,19 @@ def main(argv: Sequence[str] | None = None) -> int:
         raise UsageError(str(e)) from None
     check_memory(memory_bytes(cfg), "this configuration")
     # The run is written into a hidden sibling of --out and appears there only when complete.
-    run_dir = RunDirectory(args.out, force=args.force)
+    run_dir = RunDirectory(args.out, force=args.force, resume=args.resume)
     with run_dir as out:
+        ck = TrainingCheckpoint(run_dir.scratch("checkpoint.npz"),
+                                {"paper": "neural_em_shapes", "seed": args.seed, "config": to_jsonable(cfg)})
         data = make_splits(cfg, args.seed)
         rng = np.random.default_rng(args.seed)
         snap = data["valid"].images[:cfg.snapshot_images]
         print(f"{PROG}: {cfg.model}, K={cfg.K}, T={cfg.iterations}, {cfg.updates} updates of batch {cfg.batch}; "
               f"data {cfg.n_train}/{cfg.n_valid}/{cfg.n_test} (seed {args.seed})", file=sys.stderr)
-        res = train(cfg, data, rng, snapshot_images=snap)
+        try:
+            res = train(cfg, data, rng, snapshot_images=snap, checkpoint=ck, resume=args.resume and ck.exists())
+        except CheckpointMismatch as e:
+            raise UsageError(str(e)) from None
         params = res["params"]
 
         test = data["test"]
@@ -100,9 +106,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             "test_ami_max": ev["ami_max"], "test_ami_arithmetic": ev["ami_arithmetic"],
             "test_ami_max_per_iteration": ev["ami_max_per_iteration"], "test_loss": ev["loss"],
             "test_images": len(test), "valid_images": len(data["valid"]), "best_update": res["best"]["update"],
+            "stopped_early": res["stopped_early"],
             "selection": f"checkpoint with the best {cfg.select} on {len(data['valid'])} validation images, "
                          f"evaluated every {cfg.eval_every} updates",
-            "valid_ami_max_at_best": res["best"]["valid_ami_max"], "train_time_s": res["train_time_s"],
+            "valid_ami_max_at_best": res["best"].get("valid_ami_max"), "train_time_s": res["train_time_s"],
             "generalisation": gen,
         }
 
@@ -118,6 +125,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                                                  "images": snap, "labels": data["valid"].labels[:cfg.snapshot_images]})
         notes = ("--quick smoke test: tiny model and data, the numbers are not results."
                  if args.quick or preset == "quick" else "")
+        if res["stopped_early"]:
+            notes = f"STOPPED EARLY: {res['stopped_early']}; the metrics are of the best checkpoint before it. {notes}"
         write_run(out, paper="neural_em_shapes", seed=args.seed, config=cfg, history=res["history"],
                   metrics=metrics, baselines=base, wall_time_s=time.perf_counter() - start,
                   weights=params, command=typed_command("neural_em_shapes", PROG, argv), notes=notes, extra={"data": provenance(cfg)})
@@ -130,6 +139,10 @@ def main(argv: Sequence[str] | None = None) -> int:
           f"| k-means on coordinates {km:.3f}  connected components "
           f"{base['connected_components_8']['ami_max']:.3f}  (checkpoint: update {res['best']['update']}, "
           f"{time.perf_counter() - start:.0f} s) -> {run_dir.path / 'run.json'}")
+    if res["stopped_early"]:
+        print(f"{PROG}: stopped early: {res['stopped_early']} (the record holds the best checkpoint before it)",
+              file=sys.stderr)
+        return 1
     return 0
 
 

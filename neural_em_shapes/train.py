@@ -12,6 +12,7 @@ import time
 import numpy as np
 from tqdm import tqdm
 
+from common.checkpoint import TrainingCheckpoint, flatten, rng_state, set_rng_state, unflatten
 from common.optim import Adam, cosine_lr
 from common.seeding import initial_gamma
 from neural_em_shapes.config import NEMConfig
@@ -22,12 +23,18 @@ __all__ = ["train"]
 
 
 def train(cfg: NEMConfig, data: dict, rng: np.random.Generator, *, progress: bool = True,
-          snapshot_images: np.ndarray | None = None) -> dict:
-    """Train from scratch; returns {"params" (chosen checkpoint), "history", "best", "snapshots"}.
+          snapshot_images: np.ndarray | None = None, checkpoint: TrainingCheckpoint | None = None,
+          resume: bool = False) -> dict:
+    """Train from scratch (or, with ``resume``, from ``checkpoint``); returns {"params" (the chosen
+    checkpoint), "history", "best", "snapshots", "train_time_s", "stopped_early"}.
 
     data: {"train", "valid"} splits (data.make_splits). rng drives init, batches, noise and gamma_0.
     snapshot_images: (S, 28, 28) validation images whose EM trace is stored at every evaluation,
         for the binding-over-training GIF.
+    checkpoint: written at every evaluation (parameters, Adam, the rng's state, history, best so
+        far); a resumed run ends with exactly the numbers of an uninterrupted one.
+    A non-finite loss stops training: "stopped_early" says where, and the best checkpoint found
+    so far is returned as usual (None when training ran to the end).
     """
     D = data["train"].images[0].size
     params = init_params(cfg.model, D, cfg.hidden, rng, eta=cfg.eta_init)
@@ -42,9 +49,20 @@ def train(cfg: NEMConfig, data: dict, rng: np.random.Generator, *, progress: boo
     best_params = {k: v.copy() for k, v in params.items()}
     snapshots = []
     recent = []
+    start, stopped = 1, None
     t0 = time.perf_counter()
-    bar = tqdm(range(1, cfg.updates + 1), disable=not progress, desc=f"{cfg.model} K={cfg.K}",
-               unit="upd", mininterval=1.0)
+    if resume:
+        arrays, meta = checkpoint.load()
+        for k, v in unflatten(arrays, "params").items():
+            params[k][...] = v
+        opt.load_state_dict(unflatten(arrays, "opt"))
+        best_params = unflatten(arrays, "best")
+        snapshots = list(arrays["snapshots"]) if "snapshots" in arrays else []
+        hist, best = meta["history"], meta["best"]
+        set_rng_state(rng, meta["rng"])
+        start, t0 = meta["update"] + 1, t0 - meta["elapsed_s"]
+    bar = tqdm(range(start, cfg.updates + 1), disable=not progress, desc=f"{cfg.model} K={cfg.K}",
+               unit="upd", mininterval=1.0, initial=start - 1, total=cfg.updates)
     for update in bar:
         idx = rng.integers(0, len(x_train), cfg.batch)
         x = x_train[idx]
@@ -52,8 +70,9 @@ def train(cfg: NEMConfig, data: dict, rng: np.random.Generator, *, progress: boo
         g0 = initial_gamma(cfg.batch, cfg.K, D, rng, kind=cfg.gamma_init, x=x)
         loss, grads, _ = loss_and_grads(cfg.model, params, x, xn, g0, loss_weights=w,
                                         gamma_grad=cfg.gamma_grad, inter_weight=cfg.inter_weight)
-        if not np.isfinite(loss):
-            raise FloatingPointError(f"loss became {loss} at update {update}")
+        if not (np.isfinite(loss) and all(np.all(np.isfinite(g)) for g in grads.values())):
+            stopped = f"the loss or its gradient became non-finite ({loss}) at update {update}"
+            break
         opt.lr = cosine_lr(cfg.lr, cfg.lr_final, update - 1, cfg.updates)
         gnorm = opt.step(params, grads)
         recent.append(loss)
@@ -78,6 +97,11 @@ def train(cfg: NEMConfig, data: dict, rng: np.random.Generator, *, progress: boo
                 snapshots.append(tr.gamma[-1].astype(np.float16))
             bar.set_postfix(loss=f"{hist['train_loss'][-1]:.1f}", val_ami=f"{ev['ami_max']:.3f}",
                             best=f"{best['valid_ami_max']:.3f}@{best['update']}")
+            if checkpoint is not None:
+                state = {"params": params, "opt": opt.state_dict(), "best": best_params}
+                checkpoint.save({**flatten(state), **({"snapshots": np.stack(snapshots)} if snapshots else {})},
+                                {"update": update, "history": hist, "best": best, "rng": rng_state(rng),
+                                 "elapsed_s": time.perf_counter() - t0})
     return {"params": best_params, "history": hist, "best": best,
             "snapshots": np.stack(snapshots) if snapshots else None,
-            "train_time_s": time.perf_counter() - t0}
+            "train_time_s": time.perf_counter() - t0, "stopped_early": stopped}

@@ -80,14 +80,14 @@ def test_run_directory_appears_only_when_complete(tmp_path):
     out = tmp_path / "run"
     with RunDirectory(out) as d:
         (d / "a.txt").write_text("1")
-        assert not out.exists() and d.parent == out.parent and d.name.startswith(".run.partial-")
+        assert not out.exists() and d.parent == out.parent and d.name == ".run.partial"
         assert (tmp_path / ".run.lock").exists()
     assert (out / "a.txt").read_text() == "1"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["run"]          # no partial, no lock left
 
 
 @pytest.mark.parametrize("error", [RuntimeError("a bug"), KeyboardInterrupt(), FloatingPointError("NaN")])
-def test_a_failed_run_leaves_the_previous_run_untouched(tmp_path, error):
+def test_a_failed_run_leaves_the_previous_run_untouched_and_its_partial_for_resume(tmp_path, error):
     from common.runs import RunDirectory
     out = tmp_path / "run"
     with RunDirectory(out) as d:
@@ -98,7 +98,26 @@ def test_a_failed_run_leaves_the_previous_run_untouched(tmp_path, error):
             (d / "weights.npz").write_text("seed 1 weights")
             raise error
     assert sorted(p.name for p in out.iterdir()) == ["run.json"] and (out / "run.json").read_text() == "seed 0"
+    assert sorted(p.name for p in tmp_path.iterdir()) == [".run.partial", "run"]      # kept for --resume
+    with RunDirectory(out, force=True, resume=True) as d:
+        assert (d / "weights.npz").read_text() == "seed 1 weights"              # resumed where it stopped
+        ck = d.parent / ".run.partial" / "checkpoint.npz"
+        assert ck == RunDirectory(out).partial / "checkpoint.npz"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["run"]
+    assert (out / "run.json").read_text() == "seed 1"
+
+
+def test_scratch_files_are_dropped_at_commit_and_resume_needs_a_partial(tmp_path):
+    from common.runs import RunDirError, RunDirectory
+    out = tmp_path / "run"
+    with pytest.raises(RunDirError, match="nothing to resume"):
+        with RunDirectory(out, resume=True):
+            pass
+    rd = RunDirectory(out)
+    with rd as d:
+        rd.scratch("checkpoint.npz").write_text("state")
+        (d / "run.json").write_text("{}")
+    assert sorted(p.name for p in out.iterdir()) == ["run.json"]
 
 
 def test_force_replaces_the_previous_run_only_at_the_end(tmp_path):
@@ -141,10 +160,11 @@ def test_a_second_live_run_into_the_same_out_is_refused_and_a_dead_ones_lock_tak
     finally:
         live.kill()
         live.wait()
-    (tmp_path / f".run.partial-{live.pid}").mkdir()          # what a killed run leaves behind
-    with RunDirectory(out) as d:                             # its lock and partial folder are stale now
+    (tmp_path / ".run.partial").mkdir()                      # what a killed run leaves behind
+    (tmp_path / ".run.partial" / "stale").write_text("")
+    with RunDirectory(out) as d:                             # its lock is stale now; no --resume: afresh
         (d / "ok").write_text("")
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["run"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["run"] and sorted(p.name for p in out.iterdir()) == ["ok"]
 
 
 def test_load_trained_run_checks_paper_weights_and_values(tmp_path):
@@ -183,9 +203,9 @@ def test_a_killed_cli_run_never_damages_the_previous_run(tmp_path):
     before = {p.name: p.read_bytes() for p in out.iterdir()}
     proc = subprocess.Popen([*cmd, "--force", "--seed", "1"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     deadline = time.time() + 60
-    while not list(tmp_path.glob(".run.partial-*")) and time.time() < deadline:
+    while not (tmp_path / ".run.partial").exists() and time.time() < deadline:
         time.sleep(0.05)
-    assert list(tmp_path.glob(".run.partial-*")), "the run never started writing"
+    assert (tmp_path / ".run.partial").exists(), "the run never started writing"
     proc.send_signal(signal.SIGKILL)
     proc.wait()
     assert {p.name: p.read_bytes() for p in out.iterdir()} == before
