@@ -18,7 +18,8 @@ from air_multimnist.train import train
 from air_multimnist.viz import EXAMPLES, SNAPSHOTS
 from common.cli import (check_memory, finite_float, UsageError, add_common_args, positive_float, positive_int, resolve_preset, run_main,
                         reject_renamed, setup_threads, typed_command)
-from common.runs import COMMITTED_WEIGHTS_DTYPE, RunDirectory, rounded_weights, save_weights, write_run
+from common.checkpoint import CheckpointMismatch, TrainingCheckpoint
+from common.runs import COMMITTED_WEIGHTS_DTYPE, RunDirectory, rounded_weights, save_weights, to_jsonable, write_run
 
 PROG = "air_multimnist.py"
 N_EXAMPLES = 8
@@ -90,14 +91,19 @@ def main(argv: Sequence[str] | None = None) -> int:
         raise UsageError(str(e)) from None
     check_memory(memory_bytes(cfg), "this configuration")
     # The run is written into a hidden sibling of --out and appears there only when complete.
-    run_dir = RunDirectory(args.out, force=args.force)
+    run_dir = RunDirectory(args.out, force=args.force, resume=args.resume)
     with run_dir as out:
+        ck = TrainingCheckpoint(run_dir.scratch("checkpoint.npz"),
+                                {"paper": "air_multimnist", "seed": args.seed, "config": to_jsonable(cfg)})
         data = eval_sets(cfg)
         rng = np.random.default_rng(args.seed)
         snap = data["valid"].images[:cfg.snapshot_images]
         print(f"{PROG}: AIR ({cfg.estimator}), {cfg.updates} updates of batch {cfg.batch}, lr {cfg.lr:g}; "
               f"valid/test {cfg.n_valid}/{cfg.n_test} images from held-out digits (seed {args.seed})", file=sys.stderr)
-        res = train(cfg, data, rng, snapshot_images=snap)
+        try:
+            res = train(cfg, data, rng, snapshot_images=snap, checkpoint=ck, resume=args.resume and ck.exists())
+        except CheckpointMismatch as e:
+            raise UsageError(str(e)) from None
         # The committed weights are float16: score the rounded checkpoint, so a loaded run reproduces
         # its record, and keep the float32 figure beside it.
         ev32 = evaluate(res["params"], data["test"], cfg, elbo_seed=args.seed + 1)
@@ -115,7 +121,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             "valid_images": len(data["valid"].counts),
             "three_digit": {k: three[k] for k in ("count_accuracy", "confusion", "iou_object", "iou_window",
                                                   "recon_mse", "n_images")},
-            "best_update": res["best"]["update"], "valid_count_accuracy_at_best": res["best"]["valid_count_accuracy"],
+            "best_update": res["best"]["update"], "valid_count_accuracy_at_best": res["best"].get("valid_count_accuracy"),
+            "stopped_early": res["stopped_early"],
             "selection": f"checkpoint with the best validation count accuracy (ties: validation ELBO) on "
                          f"{cfg.n_valid} images, evaluated every {cfg.eval_every} updates",
             "train_time_s": res["train_time_s"], "ms_per_update": 1e3 * res["train_time_s"] / cfg.updates,
@@ -127,6 +134,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                                            "images": snap})
         notes = ("--quick smoke test: tiny model and data, the numbers are not results."
                  if args.quick or preset == "quick" else "")
+        if res["stopped_early"]:
+            notes = f"STOPPED EARLY: {res['stopped_early']}; the metrics are of the best checkpoint before it. {notes}"
         write_run(out, paper="air_multimnist", seed=args.seed, config=cfg, history=res["history"], metrics=metrics,
                   baselines=base, wall_time_s=time.perf_counter() - start,
                   weights={k: v.astype(COMMITTED_WEIGHTS_DTYPE) for k, v in params.items()},
@@ -142,6 +151,10 @@ def main(argv: Sequence[str] | None = None) -> int:
           f"  | ink thresholds {base['ink_thresholds']['count_accuracy']:.3f}  majority "
           f"{base['majority_count']['count_accuracy']:.3f}  | 3-digit accuracy {three['count_accuracy']:.3f}"
           f"  (checkpoint: update {res['best']['update']}, {time.perf_counter() - start:.0f} s) -> {run_dir.path / 'run.json'}")
+    if res["stopped_early"]:
+        print(f"{PROG}: stopped early: {res['stopped_early']} (the record holds the best checkpoint before it)",
+              file=sys.stderr)
+        return 1
     return 0
 
 

@@ -37,13 +37,28 @@ class SceneStream:
         self.digits, self.cfg, self.rng = digits, cfg, rng
         self.per_chunk = max(1, cfg.chunk * cfg.scene_reuse // cfg.batch)
         self.served, self.chunks, self.images = 0, 0, None
+        self._chunk_rng = None          # the rng's state when the current chunk was composed
 
     def next(self) -> np.ndarray:
         if self.images is None or self.served >= self.per_chunk:
+            self._chunk_rng = self.rng.bit_generator.state
             self.images = compose(self.digits, self.cfg.chunk, self.rng, self.cfg).images
             self.served, self.chunks = 0, self.chunks + 1
         self.served += 1
         return self.images[self.rng.integers(0, len(self.images), self.cfg.batch)]
+
+    def state(self) -> dict:
+        """What a checkpoint needs to rebuild the stream (JSON-able; the chunk itself is recomposed
+        from the rng state it was drawn with, instead of storing its 64 MB)."""
+        return {"served": self.served, "chunks": self.chunks, "chunk_rng": self._chunk_rng}
+
+    def restore(self, state: dict) -> None:
+        """Rebuild the stream from ``state()``; the caller restores the rng's current state after."""
+        self.served, self.chunks, self._chunk_rng = state["served"], state["chunks"], state["chunk_rng"]
+        self.images = None
+        if self._chunk_rng is not None:
+            self.rng.bit_generator.state = dict(self._chunk_rng)
+            self.images = compose(self.digits, self.cfg.chunk, self.rng, self.cfg).images
 
 
 def eval_sets(cfg) -> dict:

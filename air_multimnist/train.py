@@ -14,6 +14,7 @@ from air_multimnist.data import SceneStream
 from air_multimnist.evaluate import evaluate, infer
 from air_multimnist.model import backward, baseline_backward, baseline_forward, forward, init_baseline, init_params
 from air_multimnist.objectives import RunningNorm, elbo_enumerate, elbo_reinforce
+from common.checkpoint import TrainingCheckpoint, flatten, rng_state, set_rng_state, unflatten
 from common.optim import Adam, cosine_lr
 
 __all__ = ["count_k_at", "train_step", "train"]
@@ -61,9 +62,17 @@ def train_step(params, bparams, x, cfg, rng, norm=None, count_k: float | None = 
 
 
 def train(cfg, data: dict, rng: np.random.Generator, *, progress: bool = True,
-          snapshot_images: np.ndarray | None = None) -> dict:
-    """Train from scratch; returns {"params" (chosen checkpoint), "history", "best", "snapshots",
-    "train_time_s", "chunks"}. data: {"train_digits", "valid"} from :func:`data.eval_sets`."""
+          snapshot_images: np.ndarray | None = None, checkpoint: TrainingCheckpoint | None = None,
+          resume: bool = False) -> dict:
+    """Train from scratch (or, with ``resume``, from ``checkpoint``); returns {"params" (chosen
+    checkpoint), "history", "best", "snapshots", "train_time_s", "chunks", "stopped_early"}.
+    data: {"train_digits", "valid"} from :func:`data.eval_sets`.
+
+    checkpoint: written at every evaluation (both networks and optimisers, the running
+    normaliser, the scene stream, the rng's state, history, best so far); a resumed run ends with
+    exactly the numbers of an uninterrupted one. A non-finite ELBO or gradient stops training:
+    "stopped_early" says where, and the best checkpoint found so far is returned as usual.
+    """
     params = init_params(cfg, rng)
     bparams = init_baseline(cfg, rng)
     opt = Adam(lr=cfg.lr, clip_norm=cfg.clip or None)
@@ -77,15 +86,33 @@ def train(cfg, data: dict, rng: np.random.Generator, *, progress: bool = True,
     best = {"score": (-math.inf, -math.inf), "update": 0}
     best_params = {k: v.copy() for k, v in params.items()}
     snapshots, recent = [], []
+    start, stopped = 1, None
     t0 = time.perf_counter()
-    bar = tqdm(range(1, cfg.updates + 1), disable=not progress, desc=f"AIR {cfg.estimator}", unit="upd",
-               mininterval=2.0)
+    if resume:
+        arrays, meta = checkpoint.load()
+        for name, p in (("params", params), ("bparams", bparams)):
+            for k, v in unflatten(arrays, name).items():
+                p[k][...] = v
+        opt.load_state_dict(unflatten(arrays, "opt"))
+        bopt.load_state_dict(unflatten(arrays, "bopt"))
+        best_params = unflatten(arrays, "best")
+        snapshots = [{"recon": r, "window_boxes": w} for r, w in
+                     zip(arrays.get("snap_recon", []), arrays.get("snap_boxes", []))]
+        if norm is not None:
+            vars(norm).update(meta["norm"])
+        hist, best = meta["history"], {**meta["best"], "score": tuple(meta["best"]["score"])}
+        stream.restore(meta["stream"])
+        set_rng_state(rng, meta["rng"])
+        start, t0 = meta["update"] + 1, t0 - meta["elapsed_s"]
+    bar = tqdm(range(start, cfg.updates + 1), disable=not progress, desc=f"AIR {cfg.estimator}", unit="upd",
+               mininterval=2.0, initial=start - 1, total=cfg.updates)
     gnorm = float("nan")
     for step in bar:
         x = stream.next()
         stats, grads, bgrads = train_step(params, bparams, x, cfg, rng, norm, count_k_at(cfg, step - 1))
-        if not np.isfinite(stats["elbo"]):
-            raise FloatingPointError(f"ELBO became {stats['elbo']} at update {step}")
+        if not (np.isfinite(stats["elbo"]) and all(np.all(np.isfinite(g)) for g in grads.values())):
+            stopped = f"the ELBO or its gradient became non-finite ({stats['elbo']}) at update {step}"
+            break
         opt.lr = cosine_lr(cfg.lr, cfg.lr_final, step - 1, cfg.updates)
         gnorm = opt.step(params, grads)
         if bgrads is not None:
@@ -115,10 +142,19 @@ def train(cfg, data: dict, rng: np.random.Generator, *, progress: bool = True,
             bar.set_postfix(elbo=f"{hist['train_elbo'][-1]:.0f}", val_acc=f"{ev['count_accuracy']:.3f}",
                             all3=f"{ev['share_all_steps']:.2f}",
                             best=f"{best['valid_count_accuracy']:.3f}@{best['update']}")
+            if checkpoint is not None:
+                arrays = flatten({"params": params, "bparams": bparams, "opt": opt.state_dict(),
+                                  "bopt": bopt.state_dict(), "best": best_params})
+                if snapshots:
+                    arrays["snap_recon"] = np.stack([sn["recon"] for sn in snapshots])
+                    arrays["snap_boxes"] = np.stack([sn["window_boxes"] for sn in snapshots])
+                checkpoint.save(arrays, {"update": step, "history": hist, "best": best, "rng": rng_state(rng),
+                                         "stream": stream.state(), "elapsed_s": time.perf_counter() - t0,
+                                         "norm": None if norm is None else vars(norm)})
     best.pop("score")
     snaps = None
     if snapshots:
         snaps = {"recon": np.stack([s["recon"] for s in snapshots]),
                  "window_boxes": np.stack([s["window_boxes"] for s in snapshots])}
     return {"params": best_params, "history": hist, "best": best, "snapshots": snaps,
-            "train_time_s": time.perf_counter() - t0, "chunks": stream.chunks}
+            "train_time_s": time.perf_counter() - t0, "chunks": stream.chunks, "stopped_early": stopped}

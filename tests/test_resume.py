@@ -38,6 +38,7 @@ def _kill_after_checkpoint(cmd, partial: Path, cwd):
 
 @pytest.mark.parametrize("paper, extra", [
     ("neural_em_shapes", ["--updates", "40", "--eval-every", "10"]),
+    ("air_multimnist", ["--updates", "90", "--eval-every", "10"]),     # crosses a scene-chunk boundary (64)
 ])
 def test_kill_then_resume_gives_the_uninterrupted_numbers(tmp_path, paper, extra):
     script = ROOT / paper / f"{paper}.py"
