@@ -5,6 +5,7 @@ weights, trace; then a summary table over the datasets and the figures (``viz``)
 from __future__ import annotations
 
 import argparse
+import json
 import shlex
 import sys
 import time
@@ -14,7 +15,8 @@ from typing import Sequence
 import numpy as np
 
 from common.cli import UsageError, add_common_args, check_memory, positive_int, positive_int_list, run_main, setup_threads
-from common.runs import (COMMITTED_WEIGHTS_DTYPE, RunLoadError, atomic_write_json, RunDirectory,
+from common.checkpoint import CheckpointMismatch, TrainingCheckpoint
+from common.runs import (COMMITTED_WEIGHTS_DTYPE, to_jsonable, RunLoadError, atomic_write_json, RunDirectory,
                          load_trained_run, prepare_out_dir, rounded_weights, write_run)
 
 from .config import (E_STEPS, INFERENCE_CHOICES, PRESETS, QUICK_DAE, THESIS_AMI, THESIS_CONFIGS, TRAIN_ON,
@@ -127,7 +129,13 @@ def dae_config(name: str, cfg: RCConfig) -> DAEConfig:
         raise UsageError(f"{e} (with --train-on {cfg.train_on})") from None
 
 
-def run_dataset(name: str, cfg: RCConfig, args, out_root: Path, argv: Sequence[str]) -> dict:
+def run_dataset(name: str, cfg: RCConfig, args, out_root: Path, argv: Sequence[str], run_dir: RunDirectory) -> dict:
+    """Train (or load) the DAE of ``name``, run RC, write ``out_root/name``; returns the summary row.
+    With --resume a dataset finished before the interruption is not redone (its row is kept as a
+    scratch file of the run directory) and its DAE training continues from its last epoch."""
+    done, ck_path = run_dir.scratch(f"{name}/row.json"), run_dir.scratch(f"{name}/checkpoint.npz")
+    if args.resume and done.exists():
+        return json.loads(done.read_text())
     start = time.perf_counter()
     seed = args.seed
     out = prepare_out_dir(out_root / name)
@@ -143,7 +151,14 @@ def run_dataset(name: str, cfg: RCConfig, args, out_root: Path, argv: Sequence[s
           f"trained on {cfg.train_on}-object images ({n_train})"
           + (f", loaded from {args.dae_from}" if args.dae_from else ""), file=sys.stderr)
     if not args.dae_from:
-        res = fit_dae(data, dcfg, cfg.train_on, np.random.default_rng(np.random.SeedSequence([seed, 0])))
+        ck = TrainingCheckpoint(ck_path,
+                                {"paper": PAPER, "seed": seed, "dataset": name, "dae": to_jsonable(dcfg),
+                                 "train_on": cfg.train_on, "sizes": cfg.data_sizes})
+        try:
+            res = fit_dae(data, dcfg, cfg.train_on, np.random.default_rng(np.random.SeedSequence([seed, 0])),
+                          checkpoint=ck, resume=args.resume and ck.exists())
+        except CheckpointMismatch as e:
+            raise UsageError(str(e)) from None
     params32 = res.params
     params = rounded_weights(res.params)
     act = dcfg.activation
@@ -232,6 +247,7 @@ def run_dataset(name: str, cfg: RCConfig, args, out_root: Path, argv: Sequence[s
         arrays = novel_objects_trace(params, act, e_step_kind=e_kind, inference=inf, seed=seed,
                                      iterations=cfg.iterations)
         np.savez_compressed(out_root / "novel_objects.npz", **arrays)
+    atomic_write_json(done, row)
     return row
 
 
@@ -300,9 +316,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     start = time.perf_counter()
     # Every dataset of the run is written into a hidden sibling of --out, which appears complete
     # or not at all (an interrupted --dataset all never mixes seeds or leaves a stale summary).
-    run_dir = RunDirectory(args.out, force=args.force)
+    run_dir = RunDirectory(args.out, force=args.force, resume=args.resume)
     with run_dir as out_root:
-        rows = [run_dataset(n, cfg, args, out_root, argv) for n in names]
+        rows = [run_dataset(n, cfg, args, out_root, argv, run_dir) for n in names]
         table = summary_table(rows)
         atomic_write_json(out_root / "summary.json", {"rows": rows, "command": shlex.join([PROG, *argv]),
                                                       "seed": args.seed, "quick": args.quick, "config": cfg,

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from common.checkpoint import TrainingCheckpoint, flatten, rng_state, set_rng_state, unflatten
 from common.optim import Adam
 
 from .config import TRAIN_ON, DAEConfig
@@ -34,13 +35,15 @@ def _sgd_step(params: dict, grads: dict, lr: float) -> None:
 def train_dae(x_train: np.ndarray, x_valid: np.ndarray, rng: np.random.Generator, *, hidden: int,
               activation: str, noise: float, lr: float, optimizer: str = "adam", batch: int = 100,
               max_epochs: int = 50, patience: int = 10, max_seconds: float | None = None,
-              callback=None) -> TrainResult:
+              callback=None, checkpoint: TrainingCheckpoint | None = None, resume: bool = False) -> TrainResult:
     """Train a DAE on binary images (N, D) float32; keep the parameters of the best validation epoch.
 
     Validation loss is the denoising loss on ONE fixed noisy copy of x_valid (drawn once from rng),
     so epochs are compared on the same corruption. Stops after ``patience`` epochs without a new
     best (thesis: 10), after ``max_epochs``, or when ``max_seconds`` is exceeded.
     optimizer: "sgd" (the thesis) or "adam".
+    checkpoint: written after every epoch (parameters, optimiser, the rng's state, history, best
+    so far, whether training has stopped); ``resume`` continues from it exactly.
     """
     if optimizer not in ("sgd", "adam"):
         raise ValueError(f"optimizer must be 'sgd' or 'adam', got {optimizer!r}")
@@ -53,8 +56,19 @@ def train_dae(x_train: np.ndarray, x_valid: np.ndarray, rng: np.random.Generator
     best_loss = dae_loss(x_valid_noisy, x_valid, params, activation)
     best_epoch = 0
     hist = {"epoch": [0], "train_loss": [float("nan")], "valid_loss": [best_loss], "elapsed_s": [0.0]}
-    epoch = 0
-    for epoch in range(1, max_epochs + 1):
+    epoch, first, stop = 0, 1, False
+    if resume:
+        arrays, meta = checkpoint.load()
+        for k, v in unflatten(arrays, "params").items():
+            params[k][...] = v
+        if opt is not None:
+            opt.load_state_dict(unflatten(arrays, "opt"))
+        best = unflatten(arrays, "best")
+        hist, best_loss, best_epoch, stop = meta["history"], meta["best_loss"], meta["best_epoch"], meta["stop"]
+        set_rng_state(rng, meta["rng"])
+        epoch = meta["epoch"]
+        first, t0 = epoch + 1, t0 - meta["elapsed_s"]
+    for epoch in range(first, (epoch if stop else max_epochs) + 1):   # none left if it had stopped
         order = rng.permutation(N)
         tot = 0.0
         for a in range(0, N, batch):
@@ -75,9 +89,13 @@ def train_dae(x_train: np.ndarray, x_valid: np.ndarray, rng: np.random.Generator
         if np.isfinite(v) and v < best_loss:
             best_loss, best_epoch = v, epoch
             best = {k: p.copy() for k, p in params.items()}
-        if epoch - best_epoch >= patience:
-            break
-        if max_seconds is not None and time.perf_counter() - t0 > max_seconds:
+        stop = epoch - best_epoch >= patience or (max_seconds is not None and time.perf_counter() - t0 > max_seconds)
+        if checkpoint is not None:
+            state = {"params": params, "best": best, **({"opt": opt.state_dict()} if opt is not None else {})}
+            checkpoint.save(flatten(state), {"epoch": epoch, "history": hist, "best_loss": best_loss,
+                                             "best_epoch": best_epoch, "stop": stop, "rng": rng_state(rng),
+                                             "elapsed_s": time.perf_counter() - t0})
+        if stop:
             break
     return TrainResult(best, hist, best_epoch, float(best_loss), epoch, time.perf_counter() - t0)
 
@@ -97,9 +115,11 @@ def dae_data(data, train_on: str) -> tuple[np.ndarray, np.ndarray]:
     return _flat(src["train"].images), _flat(src["valid"].images)
 
 
-def fit_dae(data, cfg: DAEConfig, train_on: str, rng: np.random.Generator, callback=None) -> TrainResult:
+def fit_dae(data, cfg: DAEConfig, train_on: str, rng: np.random.Generator, callback=None,
+            checkpoint: TrainingCheckpoint | None = None, resume: bool = False) -> TrainResult:
     """Train the DAE of ``cfg`` on ``data``'s ``train_on``-object images."""
     x_train, x_valid = dae_data(data, train_on)
     return train_dae(x_train, x_valid, rng, hidden=cfg.hidden, activation=cfg.activation, noise=cfg.noise,
                      lr=cfg.lr, optimizer=cfg.optimizer, batch=cfg.batch, max_epochs=cfg.max_epochs,
-                     patience=cfg.patience, max_seconds=cfg.max_seconds, callback=callback)
+                     patience=cfg.patience, max_seconds=cfg.max_seconds, callback=callback,
+                     checkpoint=checkpoint, resume=resume)

@@ -25,13 +25,13 @@ def _numbers(obj):
     return obj
 
 
-def _kill_after_checkpoint(cmd, partial: Path, cwd):
+def _kill_after_checkpoint(cmd, partial: Path, cwd, wait_for="checkpoint.npz", then=0.3):
     proc = subprocess.Popen(cmd, cwd=cwd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     deadline = time.time() + 120
-    while not (partial / "checkpoint.npz").exists() and time.time() < deadline and proc.poll() is None:
+    while not list(partial.glob(wait_for)) and time.time() < deadline and proc.poll() is None:
         time.sleep(0.02)
     assert proc.poll() is None, "the run ended before it could be killed"
-    time.sleep(0.3)                     # somewhere after the first checkpoint
+    time.sleep(then)                    # somewhere after the first checkpoint
     proc.send_signal(signal.SIGKILL)
     proc.wait()
 
@@ -55,6 +55,26 @@ def test_kill_then_resume_gives_the_uninterrupted_numbers(tmp_path, paper, extra
         a, b = np.load(tmp_path / "whole" / f), np.load(tmp_path / "cut" / f)
         assert all(np.array_equal(a[k], b[k]) for k in a.files)
     assert not (tmp_path / "cut" / "checkpoint.npz").exists()           # scratch, dropped at the end
+
+
+def test_rc_kill_then_resume_redoes_neither_finished_datasets_nor_finished_epochs(tmp_path):
+    # --dataset all: killed while a later dataset's DAE trains (one dataset already finished).
+    script = ROOT / "reconstruction_clustering" / "reconstruction_clustering.py"
+    base = [sys.executable, str(script), "--quick", "--dataset", "all", "--no-figures", "--threads", "1",
+            "--seed", "2", "--sweep-K", ""]
+    assert subprocess.run([*base, "--out", "whole"], cwd=tmp_path, capture_output=True).returncode == 0
+    _kill_after_checkpoint([*base, "--out", "cut"], tmp_path / ".cut.partial", tmp_path,
+                           wait_for="*/row.json", then=1.0)
+    r = subprocess.run([*base, "--out", "cut", "--resume"], cwd=tmp_path, capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr[-2000:]
+    whole = json.loads((tmp_path / "whole" / "summary.json").read_text())
+    cut = json.loads((tmp_path / "cut" / "summary.json").read_text())
+    assert _numbers(cut["rows"]) == _numbers(whole["rows"])
+    for d in (tmp_path / "whole").iterdir():
+        if (d / "run.json").exists():
+            assert _numbers(json.loads((d / "run.json").read_text())) == \
+                _numbers(json.loads((tmp_path / "cut" / d.name / "run.json").read_text())), d.name
+    assert not list((tmp_path / "cut").rglob("checkpoint.npz")) and not list((tmp_path / "cut").rglob("row.json"))
 
 
 def test_resume_of_another_configuration_is_refused(tmp_path):
