@@ -8,7 +8,9 @@ its own process (``--jobs`` at a time; one BLAS thread each, so two jobs fill tw
 ``<out>_summary.json`` gets, for every number in the runs' metrics and baselines, the mean, the
 standard error of the mean (sample s.d. / sqrt(n)), the median and the value of each seed. A seed
 whose run directory already holds a run.json is not run again unless ``--rerun`` (``--summarize-only``
-runs nothing).
+runs nothing); a seed that was interrupted (its hidden ``.<run>.partial`` folder is there) is
+continued with ``--resume`` from its last checkpoint. ``<out>_summary.md`` is the headline numbers as
+a Markdown table (mean ± s.e., median, every seed).
 Arguments after ``--`` go to every run, e.g. ``-- --preset paper``. A paper that writes one run per
 dataset below its run directory (RC) is summarised per dataset.
 """
@@ -28,7 +30,7 @@ from typing import Sequence
 from common.cli import UsageError, positive_int, run_main
 from common.runs import atomic_write_json, read_run
 
-__all__ = ["run_dir_of", "summarize", "main"]
+__all__ = ["run_dir_of", "summarize", "markdown_table", "main"]
 
 ROOT = Path(__file__).resolve().parents[1]
 PAPERS = ("neural_em_shapes", "air_multimnist", "reconstruction_clustering")
@@ -101,6 +103,9 @@ def _run_one(paper: str, seed: int, out: Path, extra: Sequence[str], log_dir: Pa
         pass                                   # a sweep outside the repository keeps its absolute path
     cmd = ["python3", f"{paper}/{paper}.py", "--seed", str(seed), "--threads", "1", "--out", str(run_dir),
            *extra]
+    partial = run_dir_of(out, seed).resolve()
+    if (partial.parent / f".{partial.name}.partial").is_dir():     # interrupted earlier: continue it
+        cmd.append("--resume")
     log = log_dir / f"{run_dir_of(out, seed).name}.log"
     print(f"sweep: seed {seed}: {shlex.join(cmd)}  (log: {log})", file=sys.stderr)
     with open(log, "w") as f:
@@ -109,12 +114,16 @@ def _run_one(paper: str, seed: int, out: Path, extra: Sequence[str], log_dir: Pa
 
 
 def _seed_list(text: str) -> list[int]:
+    """"0,1,2", "0-4" or a mix ("0-2,7")."""
+    seeds = []
     try:
-        seeds = [int(t) for t in text.split(",")]
+        for part in text.split(","):
+            a, _, b = part.strip().partition("-")
+            seeds += list(range(int(a), int(b) + 1)) if b else [int(a)]
     except ValueError:
-        raise argparse.ArgumentTypeError(f"seeds must be comma-separated integers >= 0, got {text!r}") from None
+        raise argparse.ArgumentTypeError(f"seeds must be integers >= 0 or ranges such as 0-4, got {text!r}") from None
     if not seeds or min(seeds) < 0:
-        raise argparse.ArgumentTypeError(f"seeds must be comma-separated integers >= 0, got {text!r}")
+        raise argparse.ArgumentTypeError(f"seeds must be integers >= 0 or ranges such as 0-4, got {text!r}")
     return seeds
 
 
@@ -123,7 +132,7 @@ def build_parser() -> argparse.ArgumentParser:
                                 description="Run a paper's CLI for several seeds and summarise them.")
     p.add_argument("paper", choices=PAPERS)
     p.add_argument("--seeds", type=_seed_list, default=None,
-                   help="comma-separated seeds, e.g. 0,1,2 (default 0,1,2)")
+                   help="seeds, e.g. 0,1,2 or 0-4 (default 0,1,2)")
     p.add_argument("--jobs", type=positive_int, default=1, help="runs at a time (one BLAS thread each)")
     p.add_argument("--out", required=True, help="runs go to <out>_seed<s>, the summary to <out>_summary.json")
     p.add_argument("--summarize-only", action="store_true", help="run nothing; summarise existing runs")
@@ -161,8 +170,32 @@ def main(argv: Sequence[str] | None = None) -> int:
             return 1
     summary = summarize(out, seeds)
     path = atomic_write_json(Path(f"{out}_summary.json"), summary)
+    table = markdown_table(summary)
+    Path(f"{out}_summary.md").write_text(table + "\n")
+    print(table)
     print(f"sweep: summary of seeds {seeds} -> {path}")
     return 0
+
+
+HEADLINE_KEYS = ("metrics.test_ami_max", "metrics.test_ami_arithmetic", "metrics.test_count_accuracy",
+                 "baselines.kmeans_coords_K3.ami_max", "baselines.ink_thresholds.count_accuracy")
+
+
+def markdown_table(summary: dict) -> str:
+    """The sweep's headline numbers as a Markdown table: mean ± s.e., median, and every seed."""
+    seeds = summary["seeds"]
+    lines = ["| run | number | mean ± s.e. | median | " + " | ".join(f"seed {s}" for s in seeds) + " |",
+             "|---|---|---|---|" + "---|" * len(seeds)]
+    for name, stats in summary["summary"].items():
+        for key in HEADLINE_KEYS + tuple(k for k in stats if k.startswith("baselines.kmeans_coords_K")
+                                         and k.endswith(".ami_max") and k not in HEADLINE_KEYS):
+            if key not in stats:
+                continue
+            st = stats[key]
+            se = f" ± {st['se']:.3f}" if st["se"] is not None else ""
+            vals = " | ".join(f"{st['values'][str(s)]:.3f}" for s in seeds)
+            lines.append(f"| {name} | {key} | {st['mean']:.3f}{se} | {st['median']:.3f} | {vals} |")
+    return "\n".join(lines)
 
 
 def cli(argv: Sequence[str] | None = None) -> int:

@@ -47,3 +47,29 @@ def test_arguments_after_the_double_dash_go_to_every_run(tmp_path, monkeypatch):
     assert sweep.cli(["reconstruction_clustering", "--seeds", "3", "--out", str(tmp_path / "x"), "--",
                       "--dataset", "all", "--train-on", "multi"]) == 1
     assert calls == [(3, ["--dataset", "all", "--train-on", "multi"])]
+
+
+def test_seed_ranges_and_the_markdown_table(tmp_path):
+    from common.sweep import _seed_list
+    assert _seed_list("0-4") == [0, 1, 2, 3, 4] and _seed_list("0-2,7") == [0, 1, 2, 7]
+    _fake_runs(tmp_path, {0: 0.90, 1: 0.92, 2: 0.94})
+    assert cli(["neural_em_shapes", "--seeds", "0-2", "--out", str(tmp_path / "x"), "--summarize-only"]) == 0
+    md = (tmp_path / "x_summary.md").read_text()
+    assert "| . | metrics.test_ami_max | 0.920 ± 0.012 | 0.920 | 0.900 | 0.920 | 0.940 |" in md
+
+
+def test_an_interrupted_seed_is_resumed_and_a_real_sweep_runs(tmp_path):
+    # A real (quick) sweep of two seeds on two jobs; seed 1 starts as if a previous sweep had been
+    # killed mid-run (its partial folder is there): the sweep resumes it with --resume.
+    import subprocess
+    import sys
+    from pathlib import Path
+    root = Path(__file__).resolve().parents[1]
+    out = tmp_path / "nem"
+    (tmp_path / ".nem_seed1.partial").mkdir()
+    r = subprocess.run([sys.executable, "-m", "common.sweep", "neural_em_shapes", "--seeds", "0-1", "--jobs", "2",
+                        "--out", str(out), "--", "--quick", "--no-figures"], cwd=root, capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr[-2000:]
+    rec = json.loads((tmp_path / "nem_seed1" / "run.json").read_text())
+    assert rec["command"].endswith("--resume") and rec["seed"] == 1
+    assert json.loads((tmp_path / "nem_summary.json").read_text())["seeds"] == [0, 1]
