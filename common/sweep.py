@@ -13,12 +13,18 @@ continued with ``--resume`` from its last checkpoint. ``<out>_summary.md`` is th
 a Markdown table (mean ± s.e., median, every seed).
 Arguments after ``--`` go to every run, e.g. ``-- --preset paper``. A paper that writes one run per
 dataset below its run directory (RC) is summarised per dataset.
+
+Beyond one machine, ``--scheduler ADDRESS`` runs the seeds as tasks on a Dask distributed cluster
+(optional extra ``[sweep]``), e.g. one started on SLURM with dask-jobqueue (README "Sweeps on a
+cluster"); ``--scheduler local`` does the same on a LocalCluster here. A task whose worker dies is
+retried elsewhere and its run continues from its last checkpoint.
 """
 
 from __future__ import annotations
 
 import argparse
 import math
+import os
 import shlex
 import subprocess
 import sys
@@ -103,14 +109,71 @@ def _run_one(paper: str, seed: int, out: Path, extra: Sequence[str], log_dir: Pa
         pass                                   # a sweep outside the repository keeps its absolute path
     cmd = ["python3", f"{paper}/{paper}.py", "--seed", str(seed), "--threads", "1", "--out", str(run_dir),
            *extra]
-    partial = run_dir_of(out, seed).resolve()
-    if (partial.parent / f".{partial.name}.partial").is_dir():     # interrupted earlier: continue it
+    final = run_dir_of(out, seed).resolve()
+    _wait_for_lock(final.parent / f".{final.name}.lock")      # a killed worker's run still unwinding
+    if (final.parent / f".{final.name}.partial").is_dir():    # interrupted earlier: continue it
         cmd.append("--resume")
     log = log_dir / f"{run_dir_of(out, seed).name}.log"
     print(f"sweep: seed {seed}: {shlex.join(cmd)}  (log: {log})", file=sys.stderr)
-    with open(log, "w") as f:
-        return subprocess.run([sys.executable, *cmd[1:]], cwd=ROOT, stdout=f,
-                              stderr=subprocess.STDOUT).returncode
+    with open(log, "a") as f:
+        return subprocess.run([sys.executable, *cmd[1:]], cwd=ROOT, stdout=f, stderr=subprocess.STDOUT,
+                              preexec_fn=_die_with_parent).returncode
+
+
+def _wait_for_lock(lock: Path, seconds: float = 120.0) -> None:
+    """Wait while a live process holds the run's lock (the run of a worker that died gets SIGTERM
+    and releases it within seconds, keeping its checkpoint)."""
+    deadline = time.time() + seconds
+    while lock.exists() and time.time() < deadline:
+        try:
+            pid = int(lock.read_text().strip() or 0)
+        except (OSError, ValueError):
+            return
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            return
+        except PermissionError:
+            pass
+        time.sleep(0.2)
+
+
+def _die_with_parent() -> None:
+    """In the run's process, before exec: get SIGTERM if the sweep (or the Dask worker) running it
+    dies, so a killed worker's run stops, keeps its checkpoint and can be resumed elsewhere."""
+    if sys.platform.startswith("linux"):
+        import ctypes
+        import signal
+        ctypes.CDLL(None, use_errno=True).prctl(1, int(signal.SIGTERM))     # PR_SET_PDEATHSIG
+
+
+def _run_on_dask(paper: str, todo: Sequence[int], out: Path, extra: Sequence[str], log_dir: Path,
+                 scheduler: str, jobs: int) -> list[int]:
+    """The seeds as Dask tasks: on a LocalCluster of ``jobs`` single-threaded worker processes
+    (scheduler "local") or on the cluster at ``scheduler`` (tcp://host:8786; every worker must see
+    this repository at the same path and have the package installed). A task whose worker dies is
+    retried on another worker, where the run continues from its checkpoint (--resume)."""
+    try:
+        from dask.distributed import Client, LocalCluster
+    except ImportError:
+        raise UsageError("--scheduler needs Dask: pip install -e '.[sweep]'") from None
+    cluster = None
+    try:
+        if scheduler == "local":
+            cluster = LocalCluster(n_workers=jobs, threads_per_worker=1, processes=True, dashboard_address=None)
+            client = Client(cluster)
+        else:
+            try:
+                client = Client(scheduler, timeout="10s")
+            except (OSError, TimeoutError) as e:
+                raise UsageError(f"cannot reach the Dask scheduler at {scheduler!r}: {e}") from None
+        with client:
+            futures = [client.submit(_run_one, paper, s, out, list(extra), log_dir, key=f"{out.name}-seed{s}",
+                                     pure=False, retries=2) for s in todo]
+            return client.gather(futures)
+    finally:
+        if cluster is not None:
+            cluster.close()
 
 
 def _seed_list(text: str) -> list[int]:
@@ -136,6 +199,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--jobs", type=positive_int, default=1, help="runs at a time (one BLAS thread each)")
     p.add_argument("--out", required=True, help="runs go to <out>_seed<s>, the summary to <out>_summary.json")
     p.add_argument("--summarize-only", action="store_true", help="run nothing; summarise existing runs")
+    p.add_argument("--scheduler", default=None, metavar="ADDRESS",
+                   help="run the seeds on Dask: a scheduler address (tcp://host:8786, e.g. from dask-jobqueue "
+                        "on SLURM) or 'local' (a LocalCluster of --jobs single-threaded workers); needs [sweep]")
     p.add_argument("--rerun", action="store_true",
                    help="run every seed again, replacing runs already there (passes --force)")
     p.epilog = "Arguments after -- go to every run, e.g. -- --dataset all --train-on multi."
@@ -161,8 +227,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         out.parent.mkdir(parents=True, exist_ok=True)
         log_dir = out.parent
         start = time.perf_counter()
-        with ThreadPoolExecutor(max_workers=args.jobs) as pool:
-            codes = list(pool.map(lambda s: _run_one(args.paper, s, out, args.extra, log_dir), todo))
+        if args.scheduler:
+            codes = _run_on_dask(args.paper, todo, out, args.extra, log_dir, args.scheduler, args.jobs)
+        else:
+            with ThreadPoolExecutor(max_workers=args.jobs) as pool:
+                codes = list(pool.map(lambda s: _run_one(args.paper, s, out, args.extra, log_dir), todo))
         failed = [s for s, c in zip(todo, codes) if c != 0]
         print(f"sweep: {len(todo)} runs in {time.perf_counter() - start:.0f} s", file=sys.stderr)
         if failed:

@@ -73,3 +73,40 @@ def test_an_interrupted_seed_is_resumed_and_a_real_sweep_runs(tmp_path):
     rec = json.loads((tmp_path / "nem_seed1" / "run.json").read_text())
     assert rec["command"].endswith("--resume") and rec["seed"] == 1
     assert json.loads((tmp_path / "nem_summary.json").read_text())["seeds"] == [0, 1]
+
+
+def test_a_dask_sweep_survives_a_killed_worker(tmp_path):
+    # Two single-threaded Dask workers run two quick seeds; the worker running seed s is killed
+    # (SIGKILL) after its first checkpoint. Its run gets SIGTERM, keeps the checkpoint, the task is
+    # retried on a worker and the run continues with --resume; the sweep still succeeds.
+    pytest.importorskip("distributed")
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+    from pathlib import Path
+    from dask.distributed import Client, LocalCluster
+    root = Path(__file__).resolve().parents[1]
+    cluster = LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None)
+    try:
+        client = Client(cluster)
+        out = tmp_path / "nem"
+        proc = subprocess.Popen([sys.executable, "-m", "common.sweep", "neural_em_shapes", "--seeds", "0-1",
+                                 "--scheduler", cluster.scheduler_address, "--out", str(out), "--", "--quick",
+                                 "--no-figures", "--updates", "60", "--eval-every", "10"],
+                                cwd=root, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+        deadline = time.time() + 120
+        while not list(tmp_path.glob(".nem_seed*.partial/checkpoint.npz")) and time.time() < deadline:
+            time.sleep(0.05)
+        victim = int(next(tmp_path.glob(".nem_seed*.partial/checkpoint.npz")).parent.name.split("seed")[1][0])
+        worker = next(w for w, keys in client.processing().items() if f"nem-seed{victim}" in keys)
+        pid = client.run(os.getpid, workers=[worker])[worker]
+        os.kill(pid, signal.SIGKILL)
+        assert proc.wait(timeout=300) == 0, proc.stderr.read()[-3000:]
+        rec = json.loads((tmp_path / f"nem_seed{victim}" / "run.json").read_text())
+        assert rec["command"].endswith("--resume"), rec["command"]
+        assert json.loads((tmp_path / "nem_summary.json").read_text())["seeds"] == [0, 1]
+        client.close()
+    finally:
+        cluster.close()
