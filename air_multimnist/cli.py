@@ -19,7 +19,7 @@ from air_multimnist.viz import EXAMPLES, SNAPSHOTS
 from common.cli import (check_memory, finite_float, UsageError, add_common_args, positive_float, positive_int, resolve_preset, run_main,
                         reject_renamed, setup_threads, typed_command)
 from common.checkpoint import CheckpointMismatch, TrainingCheckpoint
-from common.runs import COMMITTED_WEIGHTS_DTYPE, RunDirectory, rounded_weights, save_weights, to_jsonable, write_run
+from common.runs import COMMITTED_WEIGHTS_DTYPE, PhaseTimer, RunDirectory, rounded_weights, save_weights, to_jsonable, write_run
 
 PROG = "air_multimnist.py"
 N_EXAMPLES = 8
@@ -95,7 +95,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     with run_dir as out:
         ck = TrainingCheckpoint(run_dir.scratch("checkpoint.npz"),
                                 {"paper": "air_multimnist", "seed": args.seed, "config": to_jsonable(cfg)})
+        timer = PhaseTimer()
         data = eval_sets(cfg)
+        timer.lap("data")
         rng = np.random.default_rng(args.seed)
         snap = data["valid"].images[:cfg.snapshot_images]
         print(f"{PROG}: AIR ({cfg.estimator}), {cfg.updates} updates of batch {cfg.batch}, lr {cfg.lr:g}; "
@@ -104,6 +106,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             res = train(cfg, data, rng, snapshot_images=snap, checkpoint=ck, resume=args.resume and ck.exists())
         except CheckpointMismatch as e:
             raise UsageError(str(e)) from None
+        timer.lap("train")
         # The committed weights are float16: score the rounded checkpoint, so a loaded run reproduces
         # its record, and keep the float32 figure beside it.
         ev32 = evaluate(res["params"], data["test"], cfg, elbo_seed=args.seed + 1)
@@ -128,6 +131,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             "train_time_s": res["train_time_s"], "ms_per_update": 1e3 * res["train_time_s"] / cfg.updates,
             "training_chunks": res["chunks"],
         }
+        timer.lap("test_evaluation_and_baselines")
         save_weights(out / EXAMPLES, example_arrays(params, data, cfg))
         if res["snapshots"] is not None:
             save_weights(out / SNAPSHOTS, {**res["snapshots"], "update": np.array(res["history"]["update"]),
@@ -136,11 +140,12 @@ def main(argv: Sequence[str] | None = None) -> int:
                  if args.quick or preset == "quick" else "")
         if res["stopped_early"]:
             notes = f"STOPPED EARLY: {res['stopped_early']}; the metrics are of the best checkpoint before it. {notes}"
+        timer.lap("figure_arrays")
         write_run(out, paper="air_multimnist", seed=args.seed, config=cfg, history=res["history"], metrics=metrics,
                   baselines=base, wall_time_s=time.perf_counter() - start,
                   weights={k: v.astype(COMMITTED_WEIGHTS_DTYPE) for k, v in params.items()},
                   command=typed_command("air_multimnist", PROG, argv), notes=notes,
-                  extra={"data": describe(cfg, data["mnist"])})
+                  extra={"data": describe(cfg, data["mnist"]), "phases_s": timer.seconds})
         if not args.no_figures:
             from air_multimnist.viz import make_figures, make_gif
             make_figures(out)

@@ -39,12 +39,27 @@ from typing import Any, Mapping, Sequence
 import numpy as np
 
 __all__ = ["SCHEMA_VERSION", "REQUIRED_KEYS", "RunDirError", "prepare_out_dir", "environment",
-           "RunDirectory", "COMMITTED_WEIGHTS_DTYPE", "rounded_weights", "RunLoadError", "load_trained_run", "to_jsonable", "atomic_write_json", "write_run", "read_run", "save_weights",
+           "RunDirectory", "PhaseTimer", "COMMITTED_WEIGHTS_DTYPE", "rounded_weights", "RunLoadError", "load_trained_run", "to_jsonable", "atomic_write_json", "write_run", "read_run", "save_weights",
            "load_weights"]
 
 SCHEMA_VERSION = 1
 REQUIRED_KEYS = ("schema_version", "paper", "seed", "config", "environment", "history", "metrics",
                  "baselines", "wall_time_s")
+
+
+class PhaseTimer:
+    """Wall time of each phase of a run, as laps: ``timer.lap("train")`` records the time since the
+    previous lap (or since the timer was made) under "train". ``timer.seconds`` is what run.json
+    records as ``phases_s`` (phase -> seconds, in the order they ran)."""
+
+    def __init__(self):
+        self.seconds: dict[str, float] = {}
+        self._last = time.perf_counter()
+
+    def lap(self, name: str) -> None:
+        now = time.perf_counter()
+        self.seconds[name] = self.seconds.get(name, 0.0) + now - self._last
+        self._last = now
 
 
 class RunDirError(ValueError):
@@ -237,7 +252,13 @@ def environment() -> dict[str, Any]:
     # (a rerun of a headline) does not make the code dirty.
     status = _git("status", "--porcelain", "--untracked-files=no", "--", ".",
                   ":(exclude,glob)*/results/**") if commit else None
+    try:
+        from importlib.metadata import PackageNotFoundError, version
+        package = version("binding-numpy")
+    except (ImportError, PackageNotFoundError):
+        package = None
     return {
+        "package": package,
         "python": sys.version.split()[0],
         "numpy": np.__version__,
         "platform": platform.platform(),

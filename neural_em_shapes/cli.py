@@ -16,7 +16,7 @@ import numpy as np
 from common.cli import (check_memory, nonneg_float, UsageError, add_common_args, positive_float, positive_int, probability,
                         resolve_preset, run_main, reject_renamed, setup_threads, typed_command)
 from common.checkpoint import CheckpointMismatch, TrainingCheckpoint
-from common.runs import RunDirectory, save_weights, to_jsonable, write_run
+from common.runs import PhaseTimer, RunDirectory, save_weights, to_jsonable, write_run
 from neural_em_shapes.config import PRESETS, QUICK_SIZES, make_config, memory_bytes
 from neural_em_shapes.data import make_splits, provenance
 from neural_em_shapes.evaluate import baselines, evaluate, generalisation
@@ -86,7 +86,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     with run_dir as out:
         ck = TrainingCheckpoint(run_dir.scratch("checkpoint.npz"),
                                 {"paper": "neural_em_shapes", "seed": args.seed, "config": to_jsonable(cfg)})
+        timer = PhaseTimer()
         data = make_splits(cfg, args.seed)
+        timer.lap("data")
         rng = np.random.default_rng(args.seed)
         snap = data["valid"].images[:cfg.snapshot_images]
         print(f"{PROG}: {cfg.model}, K={cfg.K}, T={cfg.iterations}, {cfg.updates} updates of batch {cfg.batch}; "
@@ -96,6 +98,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         except CheckpointMismatch as e:
             raise UsageError(str(e)) from None
         params = res["params"]
+        timer.lap("train")
 
         test = data["test"]
         ev = evaluate(params, cfg, test.images, test.labels,
@@ -113,6 +116,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             "generalisation": gen,
         }
 
+        timer.lap("test_evaluation_and_baselines")
         # The arrays the figures are drawn from (viz.py never runs a model); float16 keeps them small.
         tr = run_em(cfg.model, params, test.images[:N_EXAMPLES], K=cfg.K, iterations=cfg.iterations, noise=cfg.noise,
                     rng=np.random.default_rng(np.random.SeedSequence([args.seed, 3])), gamma_init=cfg.gamma_init,
@@ -127,9 +131,11 @@ def main(argv: Sequence[str] | None = None) -> int:
                  if args.quick or preset == "quick" else "")
         if res["stopped_early"]:
             notes = f"STOPPED EARLY: {res['stopped_early']}; the metrics are of the best checkpoint before it. {notes}"
+        timer.lap("figure_arrays")
         write_run(out, paper="neural_em_shapes", seed=args.seed, config=cfg, history=res["history"],
                   metrics=metrics, baselines=base, wall_time_s=time.perf_counter() - start,
-                  weights=params, command=typed_command("neural_em_shapes", PROG, argv), notes=notes, extra={"data": provenance(cfg)})
+                  weights=params, command=typed_command("neural_em_shapes", PROG, argv), notes=notes,
+                  extra={"data": provenance(cfg), "phases_s": timer.seconds})
         if not args.no_figures:
             from neural_em_shapes.viz import make_figures, make_gif
             make_figures(out)

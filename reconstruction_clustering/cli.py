@@ -16,7 +16,7 @@ import numpy as np
 
 from common.cli import UsageError, add_common_args, check_memory, positive_int, positive_int_list, run_main, setup_threads
 from common.checkpoint import CheckpointMismatch, TrainingCheckpoint
-from common.runs import (COMMITTED_WEIGHTS_DTYPE, to_jsonable, RunLoadError, atomic_write_json, RunDirectory,
+from common.runs import (COMMITTED_WEIGHTS_DTYPE, PhaseTimer, to_jsonable, RunLoadError, atomic_write_json, RunDirectory,
                          load_trained_run, prepare_out_dir, rounded_weights, write_run)
 
 from .config import (E_STEPS, INFERENCE_CHOICES, PRESETS, QUICK_DAE, THESIS_AMI, THESIS_CONFIGS, TRAIN_ON,
@@ -139,7 +139,9 @@ def run_dataset(name: str, cfg: RCConfig, args, out_root: Path, argv: Sequence[s
     start = time.perf_counter()
     seed = args.seed
     out = prepare_out_dir(out_root / name)
+    timer = PhaseTimer()
     data = make_rc_dataset(name, seed, **cfg.data_sizes)
+    timer.lap("data")
     K = cfg.K or THESIS_K[name]
     e_kind = cfg.e_step_kind
     if args.dae_from:
@@ -159,6 +161,7 @@ def run_dataset(name: str, cfg: RCConfig, args, out_root: Path, argv: Sequence[s
                           checkpoint=ck, resume=args.resume and ck.exists())
         except CheckpointMismatch as e:
             raise UsageError(str(e)) from None
+    timer.lap("dae_training")
     params32 = res.params
     params = rounded_weights(res.params)
     act = dcfg.activation
@@ -215,6 +218,7 @@ def run_dataset(name: str, cfg: RCConfig, args, out_root: Path, argv: Sequence[s
                          + (", not chosen: this dataset has no held-out images" if name in NO_HELD_OUT
                             else ""))),
     }
+    timer.lap("rc_inference_evaluation_and_baselines")
     save_trace(out, test, trace, scores)
     notes = ("--quick smoke test: tiny DAE and data, the numbers are not results. " if args.quick else "") + \
         "weights.npz holds the DAE in float16; every metric is of those weights (float32 weights: " \
@@ -229,7 +233,7 @@ def run_dataset(name: str, cfg: RCConfig, args, out_root: Path, argv: Sequence[s
               weights={k: v.astype(COMMITTED_WEIGHTS_DTYPE) for k, v in params.items()},
               command=shlex.join([PROG, *argv]), notes=notes,
               extra={"data": {"dataset": name, "mnist": data.mnist, "canvas": list(data.shape),
-                              "sizes": cfg.data_sizes}})
+                              "sizes": cfg.data_sizes}, "phases_s": timer.seconds})
     if not args.no_figures:
         from .viz import make_dataset_figures
         make_dataset_figures(out)
