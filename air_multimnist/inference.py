@@ -20,7 +20,7 @@ from air_multimnist.config import AIRConfig, config_from_record
 from air_multimnist.evaluate import infer
 from air_multimnist.model import init_params
 from common.inference import check_images
-from common.runs import RunLoadError, load_trained_run
+from common.runs import RunLoadError, check_shapes, load_trained_run
 
 __all__ = ["PAPER", "Detections", "AIRModel", "load_run"]
 
@@ -89,8 +89,5 @@ def load_run(run_dir) -> AIRModel:
     rec, params, out = load_trained_run(run_dir, PAPER)
     cfg = config_from_record(rec["config"])
     # the parameter names of this code's model, from its own initialisation (~0.1 s)
-    expected = set(init_params(cfg, np.random.default_rng(0)))
-    missing = sorted(expected - set(params))
-    if missing:
-        raise RunLoadError(f"the weights in {str(out)!r} lack {missing} (written by other code?)")
+    check_shapes(params, {k: v.shape for k, v in init_params(cfg, np.random.default_rng(0)).items()}, out)
     return AIRModel(cfg, params, out)

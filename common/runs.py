@@ -39,7 +39,7 @@ from typing import Any, Mapping, Sequence
 import numpy as np
 
 __all__ = ["SCHEMA_VERSION", "REQUIRED_KEYS", "RunDirError", "prepare_out_dir", "environment",
-           "RunDirectory", "PhaseTimer", "COMMITTED_WEIGHTS_DTYPE", "rounded_weights", "RunLoadError", "load_trained_run", "to_jsonable", "atomic_write_json", "write_run", "read_run", "save_weights",
+           "RunDirectory", "PhaseTimer", "COMMITTED_WEIGHTS_DTYPE", "rounded_weights", "RunLoadError", "load_trained_run", "check_shapes", "to_jsonable", "atomic_write_json", "write_run", "read_run", "save_weights",
            "load_weights"]
 
 SCHEMA_VERSION = 1
@@ -431,6 +431,18 @@ def load_trained_run(run_dir, paper: str, *, required: Sequence[str] = ()) -> tu
     if bad:
         raise RunLoadError(f"the weights in {str(d)!r} hold NaN or infinite values in {bad}")
     return record, {k: v.astype(np.float32) for k, v in params.items()}, d
+
+
+def check_shapes(params: Mapping[str, np.ndarray], expected: Mapping[str, tuple], where) -> None:
+    """Refuse weights whose names or shapes do not match the model their run.json describes
+    (RunLoadError naming each mismatch), instead of a broadcasting error deep in the model."""
+    missing = sorted(set(expected) - set(params))
+    if missing:
+        raise RunLoadError(f"the weights in {str(where)!r} lack the parameters {missing}")
+    bad = {k: (tuple(params[k].shape), tuple(s)) for k, s in expected.items() if tuple(params[k].shape) != tuple(s)}
+    if bad:
+        raise RunLoadError(f"the weights in {str(where)!r} do not fit the model in its run.json "
+                           f"(name: (shape, expected)): {bad}")
 
 
 # Committed weights are stored in half precision (half the bytes of float32). A run rounds its

@@ -21,15 +21,14 @@ from pathlib import Path
 import numpy as np
 
 from common.inference import Grouping, InputError, check_images, grouping_from_gamma
-from common.runs import RunLoadError, load_trained_run
+from common.runs import RunLoadError, check_shapes, load_trained_run
 from neural_em_shapes.config import NEMConfig
 from neural_em_shapes.data import IMAGE_SIZE
-from neural_em_shapes.model import run_em
+from neural_em_shapes.model import init_params, run_em
 
 __all__ = ["PAPER", "RunLoadError", "TrainedEM", "load_run"]
 
 PAPER = "neural_em_shapes"
-PARAM_NAMES = {"rnn-em": {"W_in", "W_rec", "b_h", "W_out", "b_out"}, "n-em": {"W", "eta"}}
 
 
 @dataclass(frozen=True)
@@ -83,7 +82,7 @@ def load_run(run_dir) -> TrainedEM:
     """
     record, params, d = load_trained_run(run_dir, PAPER)
     cfg = _config(record, str(d))
-    missing = sorted(PARAM_NAMES[cfg.model] - set(params))
-    if missing:
-        raise RunLoadError(f"the weights in {str(d)!r} lack {missing} for model {cfg.model!r}")
+    D = IMAGE_SIZE[0] * IMAGE_SIZE[1]
+    shapes = {k: v.shape for k, v in init_params(cfg.model, D, cfg.hidden, np.random.default_rng(0)).items()}
+    check_shapes(params, shapes, d)
     return TrainedEM(cfg, params, d)

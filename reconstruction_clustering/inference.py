@@ -23,7 +23,7 @@ from pathlib import Path
 import numpy as np
 
 from common.inference import Grouping, InputError, check_images
-from common.runs import RunLoadError, load_trained_run
+from common.runs import RunLoadError, check_shapes, load_trained_run
 
 from .data import CANVAS
 from .evaluate import THESIS_INFERENCE
@@ -108,6 +108,9 @@ def load_run(run_dir) -> RCModel:
     rec, params, d = load_trained_run(d, PAPER, required=PARAM_NAMES)
     c, m = rec["config"], rec["metrics"]
     dataset = c["dataset"]
+    D = CANVAS[dataset][0] * CANVAS[dataset][1]
+    H = int(c["dae"].get("hidden") or params["b_enc"].shape[0]) if isinstance(c.get("dae"), dict) else params["b_enc"].shape[0]
+    check_shapes(params, {"W_enc": (D, H), "b_enc": (H,), "W_dec": (H, D), "b_dec": (D,)}, d)
     return RCModel(params=params, activation=c["dae"]["activation"], size=tuple(CANVAS[dataset]),
                    K=int(m["K"]), iterations=int(m["iterations"]), e_step=m["e_step"],
                    inference=dict(m.get("rc_inference") or THESIS_INFERENCE), dataset=dataset, run_dir=d)

@@ -99,3 +99,23 @@ def test_threads_beyond_the_cores_are_capped_with_a_note(monkeypatch, capsys):
     cli.setup_threads(999)
     assert parallel.workers() == 2 and "more than this machine's 2 cores" in capsys.readouterr().err
     cli.setup_threads(1)
+
+
+@pytest.mark.parametrize("paper", ["air", "rc"])
+def test_inference_refuses_weights_that_do_not_fit_the_recorded_model(runs, tmp_path, paper):
+    import shutil
+    from common.runs import RunLoadError
+    if paper == "air":
+        from air_multimnist.inference import load_run
+        src, name = runs / "air", "lstm.Wh"
+    else:
+        from reconstruction_clustering.inference import load_run
+        src, name = runs / "rc" / "bars", "W_dec"
+    d = tmp_path / "run"
+    shutil.copytree(src, d)
+    load_run(d)                                                  # intact: loads
+    w = dict(np.load(d / "weights.npz"))
+    w[name] = w[name][:-2]
+    np.savez(d / "weights.npz", **w)
+    with pytest.raises(RunLoadError, match="do not fit"):
+        load_run(d)
