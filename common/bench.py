@@ -255,7 +255,8 @@ def bench_main(work: Workload, argv=None) -> int:
     result["command"] = "python3 -m " + work.module + " " + " ".join(sys.argv[1:] if argv is None else argv)
     print(format_table(result, work))
     if work.headline:
-        for line in work.headline(args, {(r["phase"], r["threads"]): r for r in result["rows"]}):
+        result["headline"] = work.headline(args, {(r["phase"], r["threads"]): r for r in result["rows"]})
+        for line in result["headline"]:
             print(line)
     if args.json:
         Path(args.json).parent.mkdir(parents=True, exist_ok=True)
