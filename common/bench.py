@@ -21,7 +21,7 @@ from typing import Callable
 import numpy as np
 
 from common.parallel import set_workers
-from common.threads import blas_info, blas_threads, set_blas_threads
+from common.threads import blas_info, blas_threads, keep_freed_memory, set_blas_threads
 
 __all__ = ["time_matmul", "gemm_gflops", "time_grouping_score", "median_seconds", "roofline_report",
            "Workload", "bench_main", "run_comparison", "format_table", "machine"]
@@ -247,6 +247,7 @@ def bench_main(work: Workload, argv=None) -> int:
             p.error("a worker takes one --threads value")
         set_blas_threads(args.threads[0])       # in the torch worker too: its numpy data preparation
         set_workers(args.threads[0])
+        keep_freed_memory()                     # as every CLI does (common.cli.setup_threads)
         print(json.dumps(_worker(work, args)))
         return 0
     if args.compare == "torch" and not _torch_available():

@@ -17,7 +17,7 @@ from common.inference import InputError
 from common.mnist import MNISTError
 from common.runs import RunDirError
 from common.parallel import set_workers
-from common.threads import DEFAULT_THREADS, set_blas_threads
+from common.threads import DEFAULT_THREADS, keep_freed_memory, set_blas_threads
 
 __all__ = ["positive_int", "nonneg_int", "positive_float", "probability", "add_common_args",
            "UsageError", "run_main", "setup_threads", "nonneg_float", "finite_float", "check_memory", "resolve_preset", "positive_int_list",
@@ -199,6 +199,7 @@ def setup_threads(n: int) -> None:
         n = cores
     set_blas_threads(n)
     set_workers(n)
+    keep_freed_memory()
 
 
 def reject_renamed(parser: argparse.ArgumentParser, renamed: Mapping[str, str]) -> None:

