@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
-TIMING = {"elapsed_s", "train_time_s", "wall_time_s", "ms_per_update", "created", "environment", "command"}
+TIMING = {"elapsed_s", "train_time_s", "wall_time_s", "ms_per_update", "created", "environment", "command", "phases_s"}
 
 
 def _numbers(obj):
