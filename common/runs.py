@@ -154,29 +154,6 @@ class RunDirectory:
             return
         raise RunDirError(f"cannot lock output directory {str(self.path)!r}")
 
-    def _acquire(self) -> None:
-        lock = self.path.parent / f".{self.path.name}.lock"
-        for _ in range(2):
-            try:
-                fd = os.open(lock, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
-            except FileExistsError:
-                try:
-                    pid = int(lock.read_text().strip() or 0)
-                except (OSError, ValueError):
-                    pid = 0
-                if pid and _alive(pid):
-                    raise RunDirError(f"another run (pid {pid}) is writing to {str(self.path)!r}; "
-                                      f"wait for it or choose another --out") from None
-                lock.unlink(missing_ok=True)           # left by a dead process: take it over
-                continue
-            except OSError as e:
-                raise RunDirError(f"cannot use output directory {str(self.path)!r}: {e.strerror or e}") from None
-            with os.fdopen(fd, "w") as f:
-                f.write(str(os.getpid()))
-            self._lock = lock
-            return
-        raise RunDirError(f"cannot lock output directory {str(self.path)!r}")
-
     def __enter__(self) -> Path:
         self._check()
         self._acquire()
