@@ -22,7 +22,7 @@ from air_multimnist.evaluate import forward_chunks
 from air_multimnist.model import init_baseline, init_params
 from air_multimnist.objectives import RunningNorm
 from air_multimnist.train import count_k_at, train_step
-from common.bench import Workload, bench_main
+from common.bench import Workload, bench_main, headline_estimate
 from common.cli import run_main
 from common.optim import Adam, cosine_lr
 
@@ -91,19 +91,12 @@ def torch_steps(args) -> dict:
 
 
 def headline(args, rows) -> list[str]:
-    """The headline run's training phase estimated from the measured phases."""
+    """The headline run's training phase estimated from the measured phases (a composed chunk
+    serves chunk x scene_reuse / batch updates)."""
     cfg = make_config(args.preset)
     passes = -(-cfg.updates // cfg.eval_every) * -(-cfg.n_valid // EVAL_IMAGES)
-    out = []
-    for n in sorted({t for _, t in rows}):
-        if ("update", n) not in rows:
-            continue
-        per_chunk = max(1, cfg.chunk * cfg.scene_reuse // cfg.batch)
-        upd = rows[("update", n)]["numpy_ms"] + rows[("data", n)]["numpy_ms"] / per_chunk
-        total = (cfg.updates * upd + passes * rows[("eval", n)]["numpy_ms"]) / 6e4
-        out.append(f"headline training at {n} thread(s), estimated: {cfg.updates} updates x {upd:.1f} ms + "
-                   f"{passes} validation passes x {rows[('eval', n)]['numpy_ms']:.0f} ms = {total:.1f} min")
-    return out
+    per_chunk = max(1, cfg.chunk * cfg.scene_reuse // cfg.batch)
+    return headline_estimate(rows, updates=cfg.updates, passes=passes, data_per_update=1 / per_chunk)
 
 
 def _arguments(p) -> None:

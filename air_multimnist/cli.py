@@ -18,7 +18,7 @@ from air_multimnist.train import train
 from air_multimnist.viz import EXAMPLES, SNAPSHOTS
 from common.cli import (check_memory, finite_float, UsageError, add_common_args, positive_float, positive_int, resolve_preset, run_main,
                         reject_renamed, setup_threads, typed_command)
-from common.checkpoint import CheckpointMismatch, TrainingCheckpoint
+from common.checkpoint import TrainingCheckpoint
 from common.runs import COMMITTED_WEIGHTS_DTYPE, PhaseTimer, RunDirectory, rounded_weights, save_weights, to_jsonable, write_run
 
 PROG = "air_multimnist.py"
@@ -102,10 +102,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         snap = data["valid"].images[:cfg.snapshot_images]
         print(f"{PROG}: AIR ({cfg.estimator}), {cfg.updates} updates of batch {cfg.batch}, lr {cfg.lr:g}; "
               f"valid/test {cfg.n_valid}/{cfg.n_test} images from held-out digits (seed {args.seed})", file=sys.stderr)
-        try:
-            res = train(cfg, data, rng, snapshot_images=snap, checkpoint=ck, resume=args.resume and ck.exists())
-        except CheckpointMismatch as e:
-            raise UsageError(str(e)) from None
+        res = train(cfg, data, rng, snapshot_images=snap, checkpoint=ck, resume=args.resume and ck.exists())
         timer.lap("train")
         # The committed weights are float16: score the rounded checkpoint, so a loaded run reproduces
         # its record, and keep the float32 figure beside it.

@@ -20,7 +20,7 @@ from air_multimnist.config import AIRConfig, config_from_record
 from air_multimnist.evaluate import infer
 from air_multimnist.model import init_params
 from common.inference import check_images
-from common.runs import RunLoadError, check_shapes, load_trained_run
+from common.runs import check_shapes, load_trained_run
 
 __all__ = ["PAPER", "Detections", "AIRModel", "load_run"]
 

@@ -24,7 +24,7 @@ from common.parallel import set_workers
 from common.threads import blas_info, blas_threads, keep_freed_memory, set_blas_threads
 
 __all__ = ["time_matmul", "gemm_gflops", "time_grouping_score", "median_seconds", "roofline_report",
-           "Workload", "bench_main", "run_comparison", "format_table", "machine"]
+           "Workload", "bench_main", "headline_estimate", "run_comparison", "format_table", "machine"]
 
 
 def time_matmul(m: int, k: int, n: int, *, threads: int = 1, repeats: int = 20,
@@ -104,6 +104,20 @@ class Workload:
     update_flops: Callable
     add_arguments: Callable
     headline: Callable | None = None
+
+
+def headline_estimate(rows, *, updates: int, passes: int, data_per_update: float = 1.0) -> list[str]:
+    """Lines estimating a headline run's training from measured phases ``rows`` ((phase, threads)
+    -> row): updates x (update + data_per_update x data) + passes x evaluation pass."""
+    out = []
+    for n in sorted({t for _, t in rows}):
+        if ("update", n) not in rows:
+            continue
+        upd = rows[("update", n)]["numpy_ms"] + data_per_update * rows[("data", n)]["numpy_ms"]
+        ev = rows[("eval", n)]["numpy_ms"]
+        out.append(f"headline training at {n} thread(s), estimated: {updates} updates x {upd:.1f} ms + "
+                   f"{passes} validation passes x {ev:.0f} ms = {(updates * upd + passes * ev) / 6e4:.1f} min")
+    return out
 
 
 def _worker(work: Workload, args) -> dict:

@@ -13,6 +13,7 @@ import zipfile
 from pathlib import Path
 from typing import Callable, Mapping, Sequence
 
+from common.checkpoint import CheckpointMismatch
 from common.inference import InputError
 from common.mnist import MNISTError
 from common.runs import RunDirError
@@ -152,7 +153,7 @@ def run_main(main: Callable[[Sequence[str] | None], int], argv: Sequence[str] | 
         signal.signal(signal.SIGTERM, _terminate)
     try:
         return int(main(argv) or 0)
-    except (UsageError, RunDirError, InputError, FileNotFoundError) as e:
+    except (UsageError, RunDirError, InputError, FileNotFoundError, CheckpointMismatch) as e:
         print(f"{prog}: error: {e}", file=sys.stderr)
         return 2
     except MNISTError as e:                     # the user's MNIST files are corrupt or inconsistent

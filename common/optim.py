@@ -15,7 +15,7 @@ import numpy as np
 
 from common.parallel import map_chunks
 
-__all__ = ["global_norm", "clip_by_global_norm", "cosine_lr", "Adam"]
+__all__ = ["global_norm", "cosine_lr", "Adam"]
 
 
 # Elementwise work runs over chunks of this many elements: the chunk of a parameter, its gradient,
@@ -62,18 +62,6 @@ def _clip_scale(grads: Mapping[str, np.ndarray], max_norm: float) -> tuple[float
         bad = [k for k, g in grads.items() if not np.all(np.isfinite(g))]
         raise FloatingPointError(f"non-finite gradient in {bad}")
     return min(1.0, max_norm / (norm + 1e-12)), norm
-
-
-def clip_by_global_norm(grads: Mapping[str, np.ndarray], max_norm: float
-                        ) -> tuple[dict[str, np.ndarray], float]:
-    """Scale all gradients by min(1, max_norm / ||g||) (Pascanu et al. 2013).
-
-    Returns (clipped grads as new arrays, the norm before clipping). A non-finite norm raises,
-    because an update from it would silently destroy the parameters. (Adam applies the same scale
-    inside its fused update, without these copies.)
-    """
-    scale, norm = _clip_scale(grads, max_norm)
-    return {k: (g * np.asarray(scale, dtype=g.dtype)) for k, g in grads.items()}, norm
 
 
 def cosine_lr(lr: float, lr_final: float, update: int, updates: int) -> float:

@@ -39,7 +39,7 @@ from typing import Any, Mapping, Sequence
 import numpy as np
 
 __all__ = ["SCHEMA_VERSION", "REQUIRED_KEYS", "RunDirError", "prepare_out_dir", "environment",
-           "RunDirectory", "PhaseTimer", "COMMITTED_WEIGHTS_DTYPE", "rounded_weights", "RunLoadError", "load_trained_run", "check_shapes", "to_jsonable", "atomic_write_json", "write_run", "read_run", "save_weights",
+           "RunDirectory", "PhaseTimer", "pid_alive", "COMMITTED_WEIGHTS_DTYPE", "rounded_weights", "RunLoadError", "load_trained_run", "check_shapes", "to_jsonable", "atomic_write_json", "write_run", "read_run", "save_weights",
            "load_weights"]
 
 SCHEMA_VERSION = 1
@@ -141,7 +141,7 @@ class RunDirectory:
                     pid = int(lock.read_text().strip() or 0)
                 except (OSError, ValueError):
                     pid = 0
-                if pid and _alive(pid):
+                if pid and pid_alive(pid):
                     raise RunDirError(f"another run (pid {pid}) is writing to {str(self.path)!r}; "
                                       f"wait for it or choose another --out") from None
                 lock.unlink(missing_ok=True)           # left by a dead process: take it over
@@ -200,7 +200,8 @@ class RunDirectory:
             self._lock = None
 
 
-def _alive(pid: int) -> bool:
+def pid_alive(pid: int) -> bool:
+    """Whether process ``pid`` exists (a lock's holder)."""
     try:
         os.kill(pid, 0)
     except ProcessLookupError:

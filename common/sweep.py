@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import argparse
 import math
-import os
 import shlex
 import subprocess
 import sys
@@ -34,7 +33,7 @@ from pathlib import Path
 from typing import Sequence
 
 from common.cli import UsageError, positive_int, run_main
-from common.runs import atomic_write_json, read_run
+from common.runs import atomic_write_json, pid_alive, read_run
 
 __all__ = ["run_dir_of", "summarize", "markdown_table", "main"]
 
@@ -129,12 +128,8 @@ def _wait_for_lock(lock: Path, seconds: float = 120.0) -> None:
             pid = int(lock.read_text().strip() or 0)
         except (OSError, ValueError):
             return
-        try:
-            os.kill(pid, 0)
-        except ProcessLookupError:
+        if not pid_alive(pid):
             return
-        except PermissionError:
-            pass
         time.sleep(0.2)
 
 

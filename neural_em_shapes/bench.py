@@ -16,7 +16,7 @@ import sys
 
 import numpy as np
 
-from common.bench import Workload, bench_main
+from common.bench import Workload, bench_main, headline_estimate
 from common.cli import run_main
 from common.optim import Adam
 from common.seeding import initial_gamma
@@ -85,19 +85,10 @@ def torch_steps(args) -> dict:
 
 
 def headline(args, rows) -> list[str]:
-    """The headline run's training phase estimated from the measured phases (single thread)."""
+    """The headline run's training phase estimated from the measured phases."""
     cfg = make_config(args.preset)
-    n_evals = -(-cfg.updates // cfg.eval_every)
-    passes = n_evals * cfg.restarts * -(-cfg.n_valid // EVAL_IMAGES)
-    out = []
-    for n in sorted({t for _, t in rows}):
-        if ("update", n) not in rows:
-            continue
-        upd = rows[("update", n)]["numpy_ms"] + rows[("data", n)]["numpy_ms"]
-        total = (cfg.updates * upd + passes * rows[("eval", n)]["numpy_ms"]) / 6e4
-        out.append(f"headline training at {n} thread(s), estimated: {cfg.updates} updates x {upd:.0f} ms + "
-                   f"{passes} validation passes x {rows[('eval', n)]['numpy_ms']:.0f} ms = {total:.1f} min")
-    return out
+    passes = -(-cfg.updates // cfg.eval_every) * cfg.restarts * -(-cfg.n_valid // EVAL_IMAGES)
+    return headline_estimate(rows, updates=cfg.updates, passes=passes)
 
 
 def _arguments(p) -> None:

@@ -15,7 +15,7 @@ import numpy as np
 
 from common.cli import (check_memory, nonneg_float, UsageError, add_common_args, positive_float, positive_int, probability,
                         resolve_preset, run_main, reject_renamed, setup_threads, typed_command)
-from common.checkpoint import CheckpointMismatch, TrainingCheckpoint
+from common.checkpoint import TrainingCheckpoint
 from common.runs import PhaseTimer, RunDirectory, save_weights, to_jsonable, write_run
 from neural_em_shapes.config import PRESETS, QUICK_SIZES, make_config, memory_bytes
 from neural_em_shapes.data import make_splits, provenance
@@ -93,10 +93,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         snap = data["valid"].images[:cfg.snapshot_images]
         print(f"{PROG}: {cfg.model}, K={cfg.K}, T={cfg.iterations}, {cfg.updates} updates of batch {cfg.batch}; "
               f"data {cfg.n_train}/{cfg.n_valid}/{cfg.n_test} (seed {args.seed})", file=sys.stderr)
-        try:
-            res = train(cfg, data, rng, snapshot_images=snap, checkpoint=ck, resume=args.resume and ck.exists())
-        except CheckpointMismatch as e:
-            raise UsageError(str(e)) from None
+        res = train(cfg, data, rng, snapshot_images=snap, checkpoint=ck, resume=args.resume and ck.exists())
         params = res["params"]
         timer.lap("train")
 

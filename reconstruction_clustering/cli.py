@@ -15,7 +15,7 @@ from typing import Sequence
 import numpy as np
 
 from common.cli import UsageError, add_common_args, check_memory, positive_int, positive_int_list, run_main, setup_threads
-from common.checkpoint import CheckpointMismatch, TrainingCheckpoint
+from common.checkpoint import TrainingCheckpoint
 from common.runs import (COMMITTED_WEIGHTS_DTYPE, PhaseTimer, to_jsonable, RunLoadError, atomic_write_json, RunDirectory,
                          load_trained_run, prepare_out_dir, rounded_weights, write_run)
 
@@ -156,11 +156,8 @@ def run_dataset(name: str, cfg: RCConfig, args, out_root: Path, argv: Sequence[s
         ck = TrainingCheckpoint(ck_path,
                                 {"paper": PAPER, "seed": seed, "dataset": name, "dae": to_jsonable(dcfg),
                                  "train_on": cfg.train_on, "sizes": cfg.data_sizes})
-        try:
-            res = fit_dae(data, dcfg, cfg.train_on, np.random.default_rng(np.random.SeedSequence([seed, 0])),
-                          checkpoint=ck, resume=args.resume and ck.exists())
-        except CheckpointMismatch as e:
-            raise UsageError(str(e)) from None
+        res = fit_dae(data, dcfg, cfg.train_on, np.random.default_rng(np.random.SeedSequence([seed, 0])),
+                      checkpoint=ck, resume=args.resume and ck.exists())
     timer.lap("dae_training")
     params32 = res.params
     params = rounded_weights(res.params)

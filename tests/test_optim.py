@@ -5,7 +5,7 @@ import math
 import numpy as np
 import pytest
 
-from common.optim import Adam, clip_by_global_norm, global_norm
+from common.optim import Adam, global_norm
 
 
 def test_adam_matches_hand_computed_steps():
@@ -54,17 +54,16 @@ def test_constant_gradient_moves_lr_per_step():
     np.testing.assert_allclose(p["w"], [-0.05, 0.05, -0.05, 0.05], atol=1e-8)
 
 
-def test_global_norm_clipping():
+def test_global_norm_and_the_clip_scale():
+    from common.optim import _clip_scale
     g = {"a": np.array([3.0, 0.0]), "b": np.array([[4.0]])}
     assert global_norm(g) == pytest.approx(5.0)
-    clipped, norm = clip_by_global_norm(g, 1.0)
-    assert norm == pytest.approx(5.0)
-    assert global_norm(clipped) == pytest.approx(1.0)
-    np.testing.assert_allclose(clipped["a"], [0.6, 0.0])
-    same, _ = clip_by_global_norm(g, 10.0)
-    np.testing.assert_array_equal(same["a"], g["a"])
+    assert _clip_scale(g, 1.0) == pytest.approx((0.2, 5.0))
+    assert _clip_scale(g, 10.0) == pytest.approx((1.0, 5.0))
     with pytest.raises(FloatingPointError, match="non-finite"):
-        clip_by_global_norm({"a": np.array([np.nan])}, 1.0)
+        _clip_scale({"a": np.array([np.nan])}, 1.0)
+    with pytest.raises(FloatingPointError, match="non-finite"):
+        Adam(lr=0.1, clip_norm=1.0).step({"a": np.zeros(1)}, {"a": np.array([np.nan])})
 
 
 def test_adam_with_clipping_uses_clipped_gradient():
