@@ -23,19 +23,21 @@ retried elsewhere and its run continues from its last checkpoint.
 from __future__ import annotations
 
 import argparse
+import functools
 import math
 import shlex
 import subprocess
 import sys
 import time
+import uuid
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Sequence
+from typing import Callable, Sequence
 
 from common.cli import UsageError, positive_int, run_main
 from common.runs import atomic_write_json, pid_alive, read_run
 
-__all__ = ["run_dir_of", "summarize", "markdown_table", "main"]
+__all__ = ["run_dir_of", "summarize", "markdown_table", "map_tasks", "main"]
 
 ROOT = Path(__file__).resolve().parents[1]
 PAPERS = ("neural_em_shapes", "air_multimnist", "reconstruction_clustering")
@@ -47,7 +49,7 @@ def run_dir_of(out: str | Path, seed: int) -> Path:
 
 
 def _numbers(obj, prefix: str, out: dict[str, float]) -> None:
-    """Flatten the scalar numbers of a metrics/baselines dict into 'a.b.c' -> value."""
+    """Flatten the scalar numbers (and short series) of a metrics/baselines dict into 'a.b.c' -> value."""
     if isinstance(obj, bool):
         return
     if isinstance(obj, (int, float)) and math.isfinite(obj):
@@ -55,6 +57,9 @@ def _numbers(obj, prefix: str, out: dict[str, float]) -> None:
     elif isinstance(obj, dict):
         for k, v in obj.items():
             _numbers(v, f"{prefix}.{k}" if prefix else str(k), out)
+    elif isinstance(obj, list) and len(obj) <= 32:   # a short series (AMI per iteration), a few rows
+        for i, v in enumerate(obj):
+            _numbers(v, f"{prefix}.{i}", out)
 
 
 def _stats(values: list[float]) -> dict:
@@ -142,12 +147,42 @@ def _die_with_parent() -> None:
         ctypes.CDLL(None, use_errno=True).prctl(1, int(signal.SIGTERM))     # PR_SET_PDEATHSIG
 
 
-def _run_on_dask(paper: str, todo: Sequence[int], out: Path, extra: Sequence[str], log_dir: Path,
-                 scheduler: str, jobs: int) -> list[int]:
-    """The seeds as Dask tasks: on a LocalCluster of ``jobs`` single-threaded worker processes
+def _one_blas_thread() -> None:
+    """Initializer of a local worker process: one BLAS thread, freed memory kept (as a CLI run)."""
+    from common.threads import keep_freed_memory, set_blas_threads
+    set_blas_threads(1)
+    keep_freed_memory()
+
+
+def map_tasks(fn: Callable, items: Sequence, *, jobs: int = 1, scheduler: str | None = None,
+              name: str = "task", keys: Sequence[str] | None = None) -> list:
+    """``[fn(x) for x in items]`` on the sweep machinery, results in the order of ``items``.
+
+    Without a scheduler: in this process for ``jobs=1``, else on ``jobs`` local worker processes
+    (spawned, one BLAS thread each). With ``scheduler`` ("local": a LocalCluster of ``jobs``
+    single-threaded workers; or "tcp://host:8786") each item is a Dask task (named ``keys[i]``,
+    default ``<name>-<i>-<random>``, unique on a shared cluster); a task whose worker
+    dies is retried on another (twice). ``fn`` must be a module-level function, and a task that
+    can be retried should continue from what an earlier attempt saved (a sweep seed's --resume, a
+    search run's record file), so a retry loses at most the work since then.
+    """
+    items = list(items)
+    if scheduler:
+        keys = list(keys) if keys else [f"{name}-{i}-{uuid.uuid4().hex[:8]}" for i in range(len(items))]
+        return _map_on_dask(fn, items, scheduler, jobs, keys)
+    if jobs == 1 or len(items) <= 1:
+        return [fn(x) for x in items]
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+    with ProcessPoolExecutor(max_workers=min(jobs, len(items)), mp_context=multiprocessing.get_context("spawn"),
+                             initializer=_one_blas_thread) as pool:
+        return list(pool.map(fn, items))
+
+
+def _map_on_dask(fn: Callable, items: list, scheduler: str, jobs: int, keys: list[str]) -> list:
+    """The items as Dask tasks: on a LocalCluster of ``jobs`` single-threaded worker processes
     (scheduler "local") or on the cluster at ``scheduler`` (tcp://host:8786; every worker must see
-    this repository at the same path and have the package installed). A task whose worker dies is
-    retried on another worker, where the run continues from its checkpoint (--resume)."""
+    this repository at the same path and have the package installed)."""
     try:
         from dask.distributed import Client, LocalCluster
     except ImportError:
@@ -163,8 +198,7 @@ def _run_on_dask(paper: str, todo: Sequence[int], out: Path, extra: Sequence[str
             except (OSError, TimeoutError) as e:
                 raise UsageError(f"cannot reach the Dask scheduler at {scheduler!r}: {e}") from None
         with client:
-            futures = [client.submit(_run_one, paper, s, out, list(extra), log_dir, key=f"{out.name}-seed{s}",
-                                     pure=False, retries=2) for s in todo]
+            futures = [client.submit(fn, x, key=k, pure=False, retries=2) for x, k in zip(items, keys)]
             return client.gather(futures)
     finally:
         if cluster is not None:
@@ -223,8 +257,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         log_dir = out.parent
         start = time.perf_counter()
         if args.scheduler:
-            codes = _run_on_dask(args.paper, todo, out, args.extra, log_dir, args.scheduler, args.jobs)
-        else:
+            codes = map_tasks(functools.partial(_run_one, args.paper, out=out, extra=args.extra, log_dir=log_dir),
+                              todo, jobs=args.jobs, scheduler=args.scheduler, keys=[f"{out.name}-seed{s}" for s in todo])
+        else:        # threads suffice locally: each seed is its own process already
             with ThreadPoolExecutor(max_workers=args.jobs) as pool:
                 codes = list(pool.map(lambda s: _run_one(args.paper, s, out, args.extra, log_dir), todo))
         failed = [s for s, c in zip(todo, codes) if c != 0]

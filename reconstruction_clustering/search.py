@@ -13,6 +13,12 @@ writes ``<out>/<train_on>_<dataset>.json`` with every run and the chosen configu
 defaults to ``runs/reconstruction_clustering/search``, never to the committed records in
 ``results/search/``; an existing record is replaced only with ``--force`` (``--extend`` and
 ``--confirm-top`` update the record they read, in place).
+
+The DAEs of a search are independent tasks on the sweep machinery (``common.sweep.map_tasks``):
+``--jobs N`` trains N at a time in local processes, ``--scheduler tcp://host:8786`` (or ``local``)
+on Dask, with the same record whatever runs them. Each finished DAE is kept in
+``<out>/.<train_on>_<dataset>.runs/`` until the record is written, so the same command after an
+interruption (or a Dask worker's death) trains only the DAEs still missing.
 """
 
 from __future__ import annotations
@@ -21,6 +27,7 @@ import argparse
 import dataclasses
 import json
 import math
+import shutil
 import sys
 import time
 from pathlib import Path
@@ -30,6 +37,7 @@ import numpy as np
 
 from common.cli import UsageError, nonempty_positive_int_list, nonneg_int, positive_int, run_main, setup_threads
 from common.runs import atomic_write_json, environment
+from common.sweep import map_tasks
 
 from .config import THESIS_CONFIGS, TRAIN_ON, DAEConfig, RCConfig
 from .data import DATASETS, THESIS_K, make_rc_dataset
@@ -38,7 +46,7 @@ from .train import fit_dae
 
 DEFAULT_OUT = "runs/reconstruction_clustering/search"
 
-__all__ = ["ContinuationError", "sample_config", "search", "confirm", "main"]
+__all__ = ["ContinuationError", "SearchTask", "run_task", "sample_config", "search", "confirm", "main"]
 
 HIDDEN = (100, 250, 500, 1000)
 ACTS = ("relu", "sigmoid", "tanh")
@@ -53,23 +61,102 @@ def sample_config(rng: np.random.Generator, base: DAEConfig) -> DAEConfig:
         noise=float(rng.choice(NOISES)), lr=float(math.exp(rng.uniform(math.log(lo), math.log(hi)))))
 
 
+@dataclasses.dataclass(frozen=True)
+class SearchTask:
+    """One DAE of a search or a confirmation: train it, run RC on validation images, score.
+
+    Everything a worker process needs to do it alone (it rebuilds the dataset from ``dataset``,
+    ``seed`` and ``data_kwargs``), so the runs of a search are tasks of ``common.sweep.map_tasks``:
+    local processes (``--jobs``) or Dask (``--scheduler``). ``record_dir``: where a finished run is
+    kept as ``run_<r>_<epochs>ep_<n>img.json``; a task finding its own file there returns it, so an
+    interrupted search (or a task retried on another worker) redoes only unfinished runs.
+    """
+    dataset: str
+    seed: int
+    train_on: str
+    run: int
+    config: dict
+    valid_images: int          # score on the first n validation images
+    iterations: int
+    K: int
+    e_step: str
+    record_dir: str | None = None
+    data_kwargs: tuple = ()    # make_rc_dataset keyword arguments as (name, value) pairs; () = full size
+
+
+_DATA: dict = {}               # (dataset, seed, data_kwargs) -> RCDataset: built once per process
+
+
+def _data_of(task: SearchTask):
+    key = (task.dataset, task.seed, task.data_kwargs)
+    if key not in _DATA:
+        _DATA.clear()          # one dataset per process at a time (a full RC dataset is ~70 MB)
+        _DATA[key] = make_rc_dataset(task.dataset, task.seed, **dict(task.data_kwargs))
+    return _DATA[key]
+
+
+def run_task(task: SearchTask) -> dict:
+    """Train the task's DAE (seeded by [seed, run]) and score RC on validation; returns the run's
+    record: validation AMI(max) and AMI(arithmetic), DAE loss, epochs, training time."""
+    cfg = DAEConfig(**task.config)
+    path = None
+    if task.record_dir:
+        path = Path(task.record_dir) / f"run_{task.run:03d}_{cfg.max_epochs}ep_{task.valid_images}img.json"
+        if path.is_file():
+            try:
+                done = json.loads(path.read_text())
+            except ValueError:
+                done = None                      # a torn file of a killed worker: run again
+            if done and done.get("task") == json.loads(json.dumps(dataclasses.asdict(task))):   # tuples -> lists
+                return done["result"]
+    data = _data_of(task)
+    valid = data.multi["valid"]
+    n = min(task.valid_images, len(valid))
+    res = fit_dae(data, cfg, task.train_on, np.random.default_rng(np.random.SeedSequence([task.seed, task.run])))
+    scores, _ = evaluate(res.params, cfg.activation, valid.images[:n], valid.labels[:n], K=task.K,
+                         iterations=task.iterations, e_step_kind=task.e_step, rng=np.random.default_rng(task.seed))
+    result = {"valid_ami_max": scores["ami_max"], "valid_ami_arithmetic": scores["ami_arithmetic"],
+              "valid_dae_loss": res.best_valid_loss, "best_epoch": res.best_epoch, "epochs_run": res.epochs_run,
+              "train_time_s": res.train_time_s}
+    if path is not None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        atomic_write_json(path, {"task": dataclasses.asdict(task), "result": result})
+    return result
+
+
+def _run_tasks(tasks: list[SearchTask], data, jobs: int, scheduler: str | None) -> list[dict]:
+    if data is not None and jobs == 1 and not scheduler and tasks:
+        _DATA.clear()
+        _DATA[(tasks[0].dataset, tasks[0].seed, tasks[0].data_kwargs)] = data     # this process: no rebuild
+    try:
+        return map_tasks(run_task, tasks, jobs=jobs, scheduler=scheduler, name=f"search-{tasks[0].dataset}"
+                         if tasks else "search")
+    finally:
+        _DATA.clear()
+
+
 class ContinuationError(ValueError):
     """An earlier record that the search cannot continue (different seed, dataset or budget)."""
 
 
 def search(dataset: str, data, *, runs: int, seed: int, train_on: str = "single", valid_images: int = 500,
-           iterations: int = 10, base: DAEConfig | None = None, log=print, previous: dict | None = None) -> dict:
+           iterations: int = 10, base: DAEConfig | None = None, log=print, previous: dict | None = None,
+           jobs: int = 1, scheduler: str | None = None, record_dir: str | Path | None = None,
+           data_kwargs: dict | None = None) -> dict:
     """Run the random search; returns the record (runs + chosen config + budget).
 
-    previous: an earlier record of the same search (same seed, dataset, budget). Its runs are kept
-    and the search continues with run ``len(previous["runs"])``, drawing exactly the configurations
-    a single longer search would have drawn, so 8 + 8 runs equal one search of 16.
+    data: the dataset of ``seed`` (``make_rc_dataset(dataset, seed, **data_kwargs)``; worker
+    processes rebuild it from those arguments). previous: an earlier record of the same search
+    (same seed, dataset, budget). Its runs are kept and the search continues with run
+    ``len(previous["runs"])``, drawing exactly the configurations a single longer search would have
+    drawn, so 8 + 8 runs equal one search of 16. jobs / scheduler: run the DAEs as tasks of
+    ``common.sweep.map_tasks`` (the result does not depend on them). record_dir: keep each finished
+    run there, so the same call after an interruption only runs what is missing.
     """
     base = base or DAEConfig()
     rng = np.random.default_rng(np.random.SeedSequence([seed, 4242]))
     K, e_kind = THESIS_K[dataset], RCConfig(train_on=train_on).e_step_kind
-    valid = data.multi["valid"]
-    n = min(valid_images, len(valid))
+    n = min(valid_images, len(data.multi["valid"]))
     budget = {"max_epochs": base.max_epochs, "patience": base.patience, "optimizer": base.optimizer,
               "valid_images": n, "iterations": iterations}
     done = list(previous["runs"]) if previous else []
@@ -83,26 +170,25 @@ def search(dataset: str, data, *, runs: int, seed: int, train_on: str = "single"
             log(f"[{dataset}/{train_on}] note: the extended record drops the earlier confirmation stage; "
                 f"rerun --confirm-top if the preset relied on it")
     thesis = THESIS_CONFIGS[train_on].get(dataset) or THESIS_CONFIGS["single"][dataset]
-    records = done
-    t_all = time.perf_counter()
-    for r in range(len(done) + runs):
+    tasks = []
+    for r in range(len(done) + runs):      # draw every configuration in order, whoever runs it
         cfg = (dataclasses.replace(base, hidden=thesis.hidden, activation=thesis.activation, noise=thesis.noise)
                if r == 0 else sample_config(rng, base))
         if r < len(done):
             if done[r]["config"] != dataclasses.asdict(cfg):
                 raise ContinuationError(f"run {r} of the previous record does not match this search's draw")
             continue
-        run_rng = np.random.default_rng(np.random.SeedSequence([seed, r]))
-        res = fit_dae(data, cfg, train_on, run_rng)
-        scores, _ = evaluate(res.params, cfg.activation, valid.images[:n], valid.labels[:n], K=K,
-                             iterations=iterations, e_step_kind=e_kind, rng=np.random.default_rng(seed))
-        rec = {"run": r, "config": dataclasses.asdict(cfg), "valid_ami_max": scores["ami_max"],
-               "valid_ami_arithmetic": scores["ami_arithmetic"], "valid_dae_loss": res.best_valid_loss,
-               "best_epoch": res.best_epoch, "epochs_run": res.epochs_run, "train_time_s": res.train_time_s}
-        records.append(rec)
-        log(f"[{dataset}/{train_on}] run {r:2d}: H={cfg.hidden:4d} {cfg.activation:7s} noise={cfg.noise:.1f} "
-            f"lr={cfg.lr:.2e} -> valid AMI {scores['ami_max']:.3f}, DAE loss {res.best_valid_loss:.2f}, "
-            f"{res.epochs_run} ep, {res.train_time_s:.0f}s")
+        tasks.append(SearchTask(dataset, seed, train_on, r, dataclasses.asdict(cfg), n, iterations, K, e_kind,
+                                None if record_dir is None else str(record_dir),
+                                tuple(sorted((data_kwargs or {}).items()))))
+    t_all = time.perf_counter()
+    records = done
+    for task, res in zip(tasks, _run_tasks(tasks, data, jobs, scheduler)):
+        cfg = DAEConfig(**task.config)
+        records.append({"run": task.run, "config": task.config, **res})
+        log(f"[{dataset}/{train_on}] run {task.run:2d}: H={cfg.hidden:4d} {cfg.activation:7s} noise={cfg.noise:.1f} "
+            f"lr={cfg.lr:.2e} -> valid AMI {res['valid_ami_max']:.3f}, DAE loss {res['valid_dae_loss']:.2f}, "
+            f"{res['epochs_run']} ep, {res['train_time_s']:.0f}s")
     finite = [r for r in records if np.isfinite(r["valid_ami_max"])]
     best = max(finite, key=lambda r: r["valid_ami_max"]) if finite else records[0]
     return {"dataset": dataset, "train_on": train_on, "seed": seed, "K": K, "e_step": e_kind,
@@ -113,7 +199,9 @@ def search(dataset: str, data, *, runs: int, seed: int, train_on: str = "single"
             "environment": environment()}
 
 
-def confirm(dataset: str, data, record: dict, *, top: int, epochs: int | Sequence[int], log=print) -> dict:
+def confirm(dataset: str, data, record: dict, *, top: int, epochs: int | Sequence[int], log=print,
+            jobs: int = 1, scheduler: str | None = None, record_dir: str | Path | None = None,
+            data_kwargs: dict | None = None) -> dict:
     """Second stage: retrain the ``top`` best configurations of a search record for each epoch
     budget in ``epochs`` and score RC on ALL validation images; the best (configuration, budget)
     is stored as ``record["confirmation"]["chosen"]`` and is what the preset uses.
@@ -124,35 +212,34 @@ def confirm(dataset: str, data, record: dict, *, top: int, epochs: int | Sequenc
     listing the search's own budget beside a longer one lets validation choose the training length.
     Each configuration keeps its search-run seed (at the search's budget it is the search's DAE);
     test images are never touched. ``data`` must be the dataset of the record's seed; RC runs the
-    record's number of iterations.
+    record's number of iterations. jobs, scheduler, record_dir, data_kwargs: as for ``search``.
     """
     budgets = [int(epochs)] if np.isscalar(epochs) else [int(e) for e in epochs]
     seed, K, iterations = record["seed"], record["K"], record["budget"]["iterations"]
-    valid = data.multi["valid"]
+    n = len(data.multi["valid"])
     ranked = sorted((r for r in record["runs"] if np.isfinite(r["valid_ami_max"])),
                     key=lambda r: r["valid_ami_max"], reverse=True)[:top]
-    rows = []
+    tasks = [SearchTask(dataset, seed, record["train_on"], r["run"],
+                        dataclasses.asdict(dataclasses.replace(DAEConfig(**r["config"]), max_epochs=e)), n,
+                        iterations, K, record["e_step"], None if record_dir is None else str(record_dir),
+                        tuple(sorted((data_kwargs or {}).items())))
+             for r in ranked for e in budgets]
     t0 = time.perf_counter()
-    for r in ranked:
-        for e in budgets:
-            cfg = dataclasses.replace(DAEConfig(**r["config"]), max_epochs=e)
-            res = fit_dae(data, cfg, record["train_on"],
-                          np.random.default_rng(np.random.SeedSequence([seed, r["run"]])))
-            scores, _ = evaluate(res.params, cfg.activation, valid.images, valid.labels, K=K,
-                                 iterations=iterations, e_step_kind=record["e_step"],
-                                 rng=np.random.default_rng(seed))
-            rows.append({"run": r["run"], "config": dataclasses.asdict(cfg), "valid_ami_max": scores["ami_max"],
-                         "search_valid_ami_max": r["valid_ami_max"], "best_epoch": res.best_epoch,
-                         "train_time_s": res.train_time_s})
-            log(f"[{dataset}] confirm run {r['run']:2d} at {e} epochs: valid AMI {scores['ami_max']:.3f} "
-                f"on {len(valid)} images (search: {r['valid_ami_max']:.3f})")
+    rows = []
+    search_ami = {r["run"]: r["valid_ami_max"] for r in ranked}
+    for task, res in zip(tasks, _run_tasks(tasks, data, jobs, scheduler)):
+        rows.append({"run": task.run, "config": task.config, "valid_ami_max": res["valid_ami_max"],
+                     "search_valid_ami_max": search_ami[task.run], "best_epoch": res["best_epoch"],
+                     "train_time_s": res["train_time_s"]})
+        log(f"[{dataset}] confirm run {task.run:2d} at {task.config['max_epochs']} epochs: valid AMI "
+            f"{res['valid_ami_max']:.3f} on {n} images (search: {search_ami[task.run]:.3f})")
     finite = [r for r in rows if np.isfinite(r["valid_ami_max"])]
     if not finite:
         raise ValueError(f"{dataset}: no confirmed run has a finite validation AMI")
     best = max(finite, key=lambda r: r["valid_ami_max"])   # a tie keeps the earlier row (listed budget order)
     shown = budgets[0] if len(budgets) == 1 else budgets
     return {**record, "confirmation": {
-        "criterion": f"mean AMI(max) of RC on all {len(valid)} validation images, DAEs of "
+        "criterion": f"mean AMI(max) of RC on all {n} validation images, DAEs of "
                      f"{' or '.join(map(str, budgets))} epochs",
         "top": top, "epochs": shown, "runs": rows, "chosen": best, "wall_time_s": time.perf_counter() - t0}}
 
@@ -180,6 +267,11 @@ def build_parser() -> argparse.ArgumentParser:
                         "are in reconstruction_clustering/results/search)")
     p.add_argument("--force", action="store_true", help="replace an existing record of a fresh search")
     p.add_argument("--threads", type=positive_int, default=1)
+    p.add_argument("--jobs", type=positive_int, default=1,
+                   help="DAEs trained at a time, each in its own process with one BLAS thread (default 1)")
+    p.add_argument("--scheduler", default=None, metavar="ADDRESS",
+                   help="train the DAEs as Dask tasks: 'local' (a LocalCluster of --jobs workers) or a scheduler "
+                        "address such as tcp://host:8786 (as python -m common.sweep; needs the [sweep] extra)")
     return p
 
 
@@ -219,6 +311,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     for name in names:
         data = make_rc_dataset(name, args.seed)
         prev_path = out / f"{args.train_on}_{name}.json"
+        runs_dir = out / f".{args.train_on}_{name}.runs"     # finished DAEs of an unfinished search
         previous = None
         if args.confirm_top:
             if not prev_path.exists():
@@ -226,8 +319,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             record = _read_record(prev_path, "--confirm-top")
             if record.get("seed") != args.seed:
                 raise UsageError(f"--confirm-top: {prev_path} was searched with --seed {record['seed']}")
-            rec = confirm(name, data, record, top=args.confirm_top, epochs=args.confirm_epochs)
+            rec = confirm(name, data, record, top=args.confirm_top, epochs=args.confirm_epochs,
+                          jobs=args.jobs, scheduler=args.scheduler, record_dir=runs_dir)
             path = atomic_write_json(prev_path, rec)
+            shutil.rmtree(runs_dir, ignore_errors=True)
             c = rec["confirmation"]["chosen"]
             print(f"confirmed for {name}: {c['config']} (valid AMI {c['valid_ami_max']:.3f}) -> {path}")
             continue
@@ -237,10 +332,12 @@ def main(argv: Sequence[str] | None = None) -> int:
             previous = _read_record(prev_path, "--extend")
         try:
             rec = search(name, data, runs=args.runs, seed=args.seed, train_on=args.train_on,
-                         valid_images=args.valid_images, base=base, previous=previous)
+                         valid_images=args.valid_images, base=base, previous=previous,
+                         jobs=args.jobs, scheduler=args.scheduler, record_dir=runs_dir)
         except ContinuationError as e:
             raise UsageError(f"--extend: {e}") from None
         path = atomic_write_json(out / f"{args.train_on}_{name}.json", rec)
+        shutil.rmtree(runs_dir, ignore_errors=True)
         c = rec["chosen"]
         print(f"chosen for {name}: {c['config']} (valid AMI {c['valid_ami_max']:.3f}) -> {path}")
     return 0

@@ -105,9 +105,9 @@ def test_common_holds_only_shared_code():
         for d in deps:
             if d.startswith("common."):
                 users.setdefault(d, set()).add(mod.split(".")[0])
-    # common.bench, common.sweep: tools of their own (`python -m common.bench`); common.gradcheck: used by the
+    # common.bench, common.report, common.sweep: tools of their own (`python -m common.bench`); common.gradcheck: used by the
     # gradient-check tests of every paper, not by their code
-    tools = {"common.__init__", "common.bench", "common.gradcheck", "common.sweep"}
+    tools = {"common.__init__", "common.bench", "common.gradcheck", "common.report", "common.sweep"}
     lonely = {m: sorted(users.get(m, set())) for m in graph if m.startswith("common.") and m not in tools
               and len(users.get(m, set()) - {"common"}) < 2 and "common" not in users.get(m, set())}
     assert not lonely, f"common modules used by fewer than two papers: {lonely}"

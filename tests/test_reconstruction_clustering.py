@@ -289,6 +289,39 @@ def test_extended_search_equals_one_longer_search():
     assert conf["runs"][0]["valid_ami_max"] == conf["runs"][0]["search_valid_ami_max"]
 
 
+def test_search_runs_on_the_sweep_machinery(tmp_path):
+    """Two worker processes give the search record of one process; the finished runs kept in
+    record_dir are reused, so an interrupted search trains only what is missing. (One BLAS thread
+    here as in the workers: OpenBLAS with two threads gives other last bits.)"""
+    from common.threads import blas_threads
+    with blas_threads(1):
+        _check_search_on_the_machinery(tmp_path)
+
+
+def _check_search_on_the_machinery(tmp_path):
+    small = dict(n_single=300, n_multi_train=100, n_valid=40, n_test=10)
+    data = make_rc_dataset("bars", 3, **small)
+    kw = dict(seed=3, valid_images=20, iterations=2, base=DAEConfig(hidden=16, max_epochs=1, patience=1),
+              log=lambda *_: None, data_kwargs=small)
+    strip = lambda rec: [{k: v for k, v in r.items() if k != "train_time_s"} for r in rec["runs"]]
+    one = search("bars", data, runs=3, **kw)
+    two = search("bars", data, runs=3, jobs=2, record_dir=tmp_path / "runs", **kw)
+    assert strip(two) == strip(one) and two["chosen"]["run"] == one["chosen"]["run"]
+    files = sorted((tmp_path / "runs").glob("run_*.json"))
+    assert len(files) == 3
+    kept = json.loads(files[1].read_text())
+    kept["result"]["valid_ami_max"] = 0.5                 # a marker: reused, not retrained
+    files[1].write_text(json.dumps(kept))
+    files[2].unlink()                                     # the run the interruption lost
+    again = search("bars", data, runs=3, record_dir=tmp_path / "runs", **kw)
+    assert again["runs"][1]["valid_ami_max"] == 0.5 and strip(again)[2] == strip(one)[2]
+    conf1 = confirm("bars", data, one, top=2, epochs=[1, 2], log=lambda *_: None)["confirmation"]
+    conf2 = confirm("bars", data, one, top=2, epochs=[1, 2], log=lambda *_: None, jobs=2,
+                    data_kwargs=small)["confirmation"]
+    assert [{k: v for k, v in r.items() if k != "train_time_s"} for r in conf1["runs"]] == \
+        [{k: v for k, v in r.items() if k != "train_time_s"} for r in conf2["runs"]]
+
+
 # ----------------------------------------------------------------------------- CLI and figures
 
 @pytest.fixture(scope="module")
