@@ -206,7 +206,7 @@ def run_dataset(name: str, cfg: RCConfig, args, out_root: Path, argv: Sequence[s
         "test_ami_max_float32_weights": f32["ami_max"],
         "K": K, "iterations": cfg.iterations, "e_step": e_kind, "train_on": cfg.train_on,
         "dae_valid_loss": res.best_valid_loss, "best_epoch": res.best_epoch, "dae_epochs_run": res.epochs_run,
-        "train_time_s": res.train_time_s, "ami_vs_K": sweep,
+        "train_time_s": res.train_time_s, "ami_vs_K": sweep, "stopped_early": res.stopped_early,
         "thesis_ami": THESIS_AMI[cfg.train_on].get(name),
         "selection": ("DAE: the epoch with the lowest validation denoising loss (early stopping); "
                       "hyperparameters: the preset chosen by the random search on validation AMI; "
@@ -220,6 +220,8 @@ def run_dataset(name: str, cfg: RCConfig, args, out_root: Path, argv: Sequence[s
     notes = ("--quick smoke test: tiny DAE and data, the numbers are not results. " if args.quick else "") + \
         "weights.npz holds the DAE in float16; every metric is of those weights (float32 weights: " \
         "test_ami_max_float32_weights)."
+    if res.stopped_early:
+        notes = f"STOPPED EARLY: {res.stopped_early}; the metrics are of the best epoch before it. {notes}"
     write_run(out, paper=PAPER, seed=seed,
               config={"dataset": name, "preset": args.preset or ("quick" if args.quick else "default"),
                       "dae": dcfg, "dae_config_source": source,
@@ -240,7 +242,8 @@ def run_dataset(name: str, cfg: RCConfig, args, out_root: Path, argv: Sequence[s
            "thesis": THESIS_AMI[cfg.train_on].get(name), "kmeans_coords": km,
            "connected_components": base["connected_components_8"]["ami_max"],
            "random": base[f"random_K{K}"]["ami_max"], "test_images": len(test),
-           "wall_time_s": time.perf_counter() - start}
+           "wall_time_s": time.perf_counter() - start,
+           **({"stopped_early": res.stopped_early} if res.stopped_early else {})}
     print(f"[{name}] test AMI(max) {scores['ami_max']:.3f} (arith {scores['ami_arithmetic']:.3f}) at K={K} "
           f"with RC inference {row['inference']} (thesis inference {thesis_scores['ami_max']:.3f}); "
           f"thesis {row['thesis']}; k-means on coordinates {km:.3f}; {row['wall_time_s']:.0f} s", file=sys.stderr)
@@ -332,6 +335,11 @@ def main(argv: Sequence[str] | None = None) -> int:
             make_summary_figures(out_root, search_dir=SEARCH_DIR)
     print(table)
     print(f"{len(rows)} dataset(s) in {time.perf_counter() - start:.0f} s -> {run_dir.path}")
+    stopped = [f"{r['dataset']}: {r['stopped_early']}" for r in rows if r.get("stopped_early")]
+    if stopped:
+        print(f"{PROG}: stopped early: {'; '.join(stopped)} (the records hold the best epoch before it)",
+              file=sys.stderr)
+        return 1
     return 0
 
 

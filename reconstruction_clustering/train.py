@@ -25,6 +25,7 @@ class TrainResult:
     best_valid_loss: float
     epochs_run: int
     train_time_s: float
+    stopped_early: str | None = None   # why a non-finite loss stopped training (params: the best before it)
 
 
 def _sgd_step(params: dict, grads: dict, lr: float) -> None:
@@ -56,7 +57,7 @@ def train_dae(x_train: np.ndarray, x_valid: np.ndarray, rng: np.random.Generator
     best_loss = dae_loss(x_valid_noisy, x_valid, params, activation)
     best_epoch = 0
     hist = {"epoch": [0], "train_loss": [float("nan")], "valid_loss": [best_loss], "elapsed_s": [0.0]}
-    epoch, first, stop = 0, 1, False
+    epoch, first, stop, stopped = 0, 1, False, None
     if resume:
         arrays, meta = checkpoint.load()
         for k, v in unflatten(arrays, "params").items():
@@ -65,6 +66,7 @@ def train_dae(x_train: np.ndarray, x_valid: np.ndarray, rng: np.random.Generator
             opt.load_state_dict(unflatten(arrays, "opt"))
         best = unflatten(arrays, "best")
         hist, best_loss, best_epoch, stop = meta["history"], meta["best_loss"], meta["best_epoch"], meta["stop"]
+        stopped = meta.get("stopped_early")
         set_rng_state(rng, meta["rng"])
         epoch = meta["epoch"]
         first, t0 = epoch + 1, t0 - meta["elapsed_s"]
@@ -86,18 +88,22 @@ def train_dae(x_train: np.ndarray, x_valid: np.ndarray, rng: np.random.Generator
         hist["elapsed_s"].append(time.perf_counter() - t0)
         if callback is not None:
             callback(epoch, tot / N, v)
-        if np.isfinite(v) and v < best_loss:
+        diverged = not (np.isfinite(tot) and np.isfinite(v))    # the weights of this epoch are garbage
+        if not diverged and v < best_loss:
             best_loss, best_epoch = v, epoch
             best = {k: p.copy() for k, p in params.items()}
         stop = epoch - best_epoch >= patience or (max_seconds is not None and time.perf_counter() - t0 > max_seconds)
+        if diverged:
+            stopped, stop = f"non-finite DAE loss at epoch {epoch} (train {tot / N:.3g}, validation {v:.3g})", True
         if checkpoint is not None:
             state = {"params": params, "best": best, **({"opt": opt.state_dict()} if opt is not None else {})}
             checkpoint.save(flatten(state), {"epoch": epoch, "history": hist, "best_loss": best_loss,
                                              "best_epoch": best_epoch, "stop": stop, "rng": rng_state(rng),
+                                             "stopped_early": stopped,
                                              "elapsed_s": time.perf_counter() - t0})
         if stop:
             break
-    return TrainResult(best, hist, best_epoch, float(best_loss), epoch, time.perf_counter() - t0)
+    return TrainResult(best, hist, best_epoch, float(best_loss), epoch, time.perf_counter() - t0, stopped)
 
 
 def _flat(images: np.ndarray) -> np.ndarray:

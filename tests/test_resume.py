@@ -107,3 +107,24 @@ def test_a_non_finite_loss_stops_with_the_best_checkpoint_and_exit_1(tmp_path, m
     rec = json.loads((tmp_path / "run" / "run.json").read_text())
     assert "update 25" in rec["metrics"]["stopped_early"] and rec["metrics"]["best_update"] in (10, 20)
     assert rec["history"]["update"] == [10, 20] and "STOPPED EARLY" in rec["notes"]
+
+
+def test_a_non_finite_rc_dae_loss_stops_with_the_best_epoch_and_exit_1(tmp_path, monkeypatch, capsys):
+    import reconstruction_clustering.train as tr
+    from reconstruction_clustering import cli
+    real = tr.dae_loss_and_grads
+    calls = []
+
+    def poisoned(*a, **k):
+        loss, grads = real(*a, **k)
+        calls.append(1)
+        return (float("inf") if len(calls) == 7 else loss), grads
+    monkeypatch.setattr(tr, "dae_loss_and_grads", poisoned)
+    code = cli.cli(["--quick", "--dataset", "bars", "--no-figures", "--threads", "1", "--out", str(tmp_path / "run")])
+    assert code == 1
+    err = capsys.readouterr().err
+    assert "stopped early" in err and "epoch" in err and "Traceback" not in err
+    rec = json.loads((tmp_path / "run" / "bars" / "run.json").read_text())
+    epoch = int(rec["metrics"]["stopped_early"].split("epoch ")[1].split()[0])
+    assert rec["metrics"]["best_epoch"] < epoch and rec["history"]["epoch"][-1] == epoch
+    assert "STOPPED EARLY" in rec["notes"] and np.isfinite(rec["metrics"]["test_ami_max"])
