@@ -17,7 +17,8 @@ __all__ = ["ACTIVATIONS", "sigmoid", "softplus", "glorot", "mm", "outer",
            "linear_forward", "linear_backward", "activation_forward", "activation_backward",
            "bce_logits_forward", "bce_logits_backward", "lstm_step_forward", "lstm_step_backward",
            "softplus_backward", "gaussian_kl_forward", "gaussian_kl_backward", "gaussian_sample_forward",
-           "gaussian_sample_backward", "MLPCache", "mlp_forward", "mlp_backward"]
+           "gaussian_sample_backward", "MLPCache", "mlp_forward", "mlp_backward",
+           "LN_EPS", "layernorm_forward", "layernorm_backward", "softmax", "softmax_backward"]
 
 ACTIVATIONS = ("relu", "tanh", "sigmoid", "identity")
 
@@ -102,6 +103,60 @@ def activation_backward(dh: np.ndarray, cache) -> np.ndarray:
     if kind == "sigmoid":
         return dh * h * (1 - h)
     return dh
+
+
+# ----------------------------------------------------------------------------- normalisation
+
+LN_EPS = 1e-5
+
+
+def layernorm_forward(x: np.ndarray, gain: np.ndarray | None = None, bias: np.ndarray | None = None,
+                      eps: float = LN_EPS):
+    """Layer normalisation (Ba et al. 2016) over the last axis, per row, then an optional affine map.
+
+    x: (..., D); gain, bias: (D,) or None. y = gain * (x - mean) / sqrt(var + eps) + bias, with the
+    mean and (biased) variance of each row. Unlike batch norm the result of a row does not depend
+    on the other rows, so training and inference compute the same function.
+    Returns (y, cache).
+    """
+    mean = x.mean(-1, keepdims=True)
+    xc = x - mean
+    inv = 1.0 / np.sqrt((xc * xc).mean(-1, keepdims=True) + np.asarray(eps, x.dtype))
+    xhat = xc * inv
+    y = xhat if gain is None else xhat * gain
+    if bias is not None:
+        y = y + bias
+    return y, (xhat, inv, gain, bias is not None)
+
+
+def layernorm_backward(dy: np.ndarray, cache):
+    """dy: (..., D) -> (dx (..., D), grads {"gain", "bias"} for the parameters given).
+
+    With g = dy * gain: dx = inv * (g - mean(g) - xhat * mean(g * xhat)), the derivative of
+    xhat = (x - mean) * inv through both the mean and the variance (means over the row).
+    """
+    xhat, inv, gain, has_bias = cache
+    grads = {}
+    if gain is not None:
+        grads["gain"] = (dy * xhat).reshape(-1, dy.shape[-1]).sum(0)
+        g = dy * gain
+    else:
+        g = dy
+    if has_bias:
+        grads["bias"] = dy.reshape(-1, dy.shape[-1]).sum(0)
+    dx = inv * (g - g.mean(-1, keepdims=True) - xhat * (g * xhat).mean(-1, keepdims=True))
+    return dx, grads
+
+
+def softmax(a: np.ndarray, axis: int) -> np.ndarray:
+    """Softmax along ``axis``, shifted by the max so it never overflows."""
+    e = np.exp(a - a.max(axis=axis, keepdims=True))
+    return e / e.sum(axis=axis, keepdims=True)
+
+
+def softmax_backward(dp: np.ndarray, p: np.ndarray, axis: int) -> np.ndarray:
+    """Gradient through p = softmax(a, axis): da = p * (dp - sum(dp * p, axis))."""
+    return p * (dp - (dp * p).sum(axis=axis, keepdims=True))
 
 
 # ----------------------------------------------------------------------------- losses

@@ -40,7 +40,7 @@ from common.runs import atomic_write_json, pid_alive, read_run
 __all__ = ["run_dir_of", "summarize", "markdown_table", "map_tasks", "main"]
 
 ROOT = Path(__file__).resolve().parents[1]
-PAPERS = ("neural_em_shapes", "air_multimnist", "reconstruction_clustering")
+PAPERS = ("neural_em_shapes", "air_multimnist", "reconstruction_clustering", "tagger_shapes")
 
 
 def run_dir_of(out: str | Path, seed: int) -> Path:

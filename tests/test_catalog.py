@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
-PAPERS = ["neural_em_shapes", "air_multimnist", "reconstruction_clustering"]
+PAPERS = ["neural_em_shapes", "air_multimnist", "reconstruction_clustering", "tagger_shapes"]
 SKELETON = ["__init__.py", "__main__.py", "config.py", "data.py", "model.py", "train.py", "evaluate.py",
             "inference.py", "cli.py", "viz.py", "bench.py", "README.md"]
 PACKAGES = ["common", *PAPERS]

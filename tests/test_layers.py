@@ -75,3 +75,37 @@ def test_layers_keep_float32():
 def test_unknown_activation_is_rejected():
     with pytest.raises(ValueError, match="unknown activation"):
         activation_forward(np.zeros(2), "swish")
+
+
+def test_layernorm_gradients_and_definition():
+    """Layer norm with and without the affine map: float64 check of x, gain and bias, and the
+    normalised rows have mean 0 and variance 1."""
+    from common.layers import layernorm_backward, layernorm_forward
+    r = _rng()
+    p = {"x": r.normal(size=(2, 3, 7)) * 3 + 1, "gain": r.normal(size=7), "bias": r.normal(size=7)}
+    dl = r.normal(size=(2, 3, 7))
+    for affine in (True, False):
+        def forward():
+            y, c = layernorm_forward(p["x"], p["gain"] if affine else None, p["bias"] if affine else None)
+            return float(np.sum(y * dl)), c
+        _, c = forward()
+        dx, g = layernorm_backward(dl, c)
+        params = p if affine else {"x": p["x"]}
+        check_gradients(lambda: forward()[0], params, {"x": dx, **g}).assert_ok(1e-6)
+    y, _ = layernorm_forward(p["x"])
+    np.testing.assert_allclose(y.mean(-1), 0, atol=1e-12)
+    np.testing.assert_allclose(y.var(-1), 1, rtol=1e-4)
+    with pytest.raises(AssertionError):                       # a wrong backward fails the check
+        _, c = forward()
+        dx, _ = layernorm_backward(dl, c)
+        check_gradients(lambda: forward()[0], {"x": p["x"]}, {"x": dx * 1.01}).assert_ok(1e-6)
+
+
+def test_softmax_gradient():
+    from common.layers import softmax, softmax_backward
+    r = _rng()
+    p = {"a": r.normal(size=(4, 3, 5))}
+    dl = r.normal(size=(4, 3, 5))
+    loss = lambda: float(np.sum(softmax(p["a"], 0) * dl))
+    check_gradients(loss, p, {"a": softmax_backward(dl, softmax(p["a"], 0), 0)}).assert_ok(1e-6)
+    np.testing.assert_allclose(softmax(np.array([[1000.0, 0.0]]), 1), [[1.0, 0.0]])

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
-PAPERS = ["neural_em_shapes", "air_multimnist", "reconstruction_clustering"]
+PAPERS = ["neural_em_shapes", "air_multimnist", "reconstruction_clustering", "tagger_shapes"]
 
 
 def _run(args, cwd):

@@ -1,0 +1,18 @@
+#!/usr/bin/env python3
+"""Redraw grouping_over_training.gif of a tagger_shapes run from its saved arrays.
+
+    python3 make_tagger_shapes_gif.py [RUN_DIR] [--fps F] [--upscale N]
+"""
+
+import os
+import sys
+
+# Inside its folder, Python would put the folder first on sys.path and `import tagger_shapes` would find the
+# script tagger_shapes.py instead of the package: drop the folder (the repository root is the fallback
+# for a clone that was never pip-installed). docs/conventions.md says more.
+_HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path[:] = [p for p in sys.path if os.path.abspath(p or os.curdir) != _HERE] + [os.path.dirname(_HERE)]
+
+if __name__ == "__main__":
+    from tagger_shapes.viz import gif_main
+    sys.exit(gif_main())
