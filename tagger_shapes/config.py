@@ -24,7 +24,7 @@ class TaggerConfig:
     mask_width: float = 4.0            # width in px of the soft Voronoi masks of "spatial" / "ink"
     residual: bool = False             # the network outputs updates of the logits, not new logits
     batch: int = 100                   # thesis: 100
-    updates: int = 6500
+    updates: int = 5500
     lr: float = 1e-3
     lr_final: float = 0.1              # learning rate at the end as a fraction of lr (cosine decay)
     clip: float = 0.0                  # global gradient-norm clip (0 = off)
