@@ -18,7 +18,9 @@ __all__ = ["ACTIVATIONS", "sigmoid", "softplus", "glorot", "mm", "outer",
            "bce_logits_forward", "bce_logits_backward", "lstm_step_forward", "lstm_step_backward",
            "softplus_backward", "gaussian_kl_forward", "gaussian_kl_backward", "gaussian_sample_forward",
            "gaussian_sample_backward", "MLPCache", "mlp_forward", "mlp_backward",
-           "LN_EPS", "layernorm_forward", "layernorm_backward", "softmax", "softmax_backward"]
+           "LN_EPS", "layernorm_forward", "layernorm_backward", "softmax", "softmax_backward",
+           "conv2d_forward", "conv2d_backward", "upsample_nearest_forward", "upsample_nearest_backward",
+           "elu_forward", "elu_backward"]
 
 ACTIVATIONS = ("relu", "tanh", "sigmoid", "identity")
 
@@ -157,6 +159,75 @@ def softmax(a: np.ndarray, axis: int) -> np.ndarray:
 def softmax_backward(dp: np.ndarray, p: np.ndarray, axis: int) -> np.ndarray:
     """Gradient through p = softmax(a, axis): da = p * (dp - sum(dp * p, axis))."""
     return p * (dp - (dp * p).sum(axis=axis, keepdims=True))
+
+
+# ----------------------------------------------------------------------------- convolution (NHWC)
+
+def _pads(pad) -> tuple[int, int, int, int]:
+    """pad: int (all sides) or (top, bottom, left, right)."""
+    if isinstance(pad, (int, np.integer)):
+        return (int(pad),) * 4
+    t, b, l, r = (int(p) for p in pad)
+    return t, b, l, r
+
+
+def conv2d_forward(x: np.ndarray, W: np.ndarray, b: np.ndarray, stride: int = 1, pad=0):
+    """2-D convolution (cross-correlation, as every deep-learning library) by im2col + one GEMM.
+
+    x: (N, H, W, C) channels last; W: (kh, kw, C, F); b: (F,); stride: int; pad: int or
+    (top, bottom, left, right) zeros. Returns (y (N, Ho, Wo, F), cache) with
+    Ho = (H + top + bottom - kh) // stride + 1 (and Wo likewise). The patches are gathered with a
+    strided view and copied once into a (N Ho Wo, kh kw C) matrix, so the product is one GEMM.
+    """
+    kh, kw, C, F = W.shape
+    t, bo, l, r = _pads(pad)
+    xp = np.pad(x, ((0, 0), (t, bo), (l, r), (0, 0))) if (t or bo or l or r) else x
+    win = np.lib.stride_tricks.sliding_window_view(xp, (kh, kw), axis=(1, 2))[:, ::stride, ::stride]
+    N, Ho, Wo = win.shape[:3]
+    cols = np.ascontiguousarray(win.transpose(0, 1, 2, 4, 5, 3)).reshape(N * Ho * Wo, kh * kw * C)
+    y = (cols @ W.reshape(kh * kw * C, F) + b).reshape(N, Ho, Wo, F)
+    return y, (cols, W, xp.shape, stride, (t, bo, l, r))
+
+
+def conv2d_backward(dy: np.ndarray, cache):
+    """dy: (N, Ho, Wo, F) -> (dx (N, H, W, C), {"W": (kh, kw, C, F), "b": (F,)}).
+
+    dW = cols^T dy and dcols = dy W^T (two GEMMs); col2im adds each of the kh x kw kernel
+    offsets' patch gradients back onto the (padded) input, then the padding is cut off."""
+    cols, W, xshape, stride, (t, bo, l, r) = cache
+    kh, kw, C, F = W.shape
+    N, Ho, Wo, _ = dy.shape
+    d2 = dy.reshape(-1, F)
+    grads = {"W": (cols.T @ d2).reshape(W.shape), "b": d2.sum(0)}
+    dcols = (d2 @ W.reshape(kh * kw * C, F).T).reshape(N, Ho, Wo, kh, kw, C)
+    dxp = np.zeros(xshape, dy.dtype)
+    for i in range(kh):
+        for j in range(kw):
+            dxp[:, i:i + stride * (Ho - 1) + 1:stride, j:j + stride * (Wo - 1) + 1:stride] += dcols[:, :, :, i, j]
+    return dxp[:, t:xshape[1] - bo, l:xshape[2] - r], grads
+
+
+def upsample_nearest_forward(x: np.ndarray, factor: int = 2):
+    """Nearest-neighbour upsampling of (N, H, W, C) to (N, factor H, factor W, C)."""
+    return x.repeat(factor, axis=1).repeat(factor, axis=2), factor
+
+
+def upsample_nearest_backward(dy: np.ndarray, factor: int) -> np.ndarray:
+    """Each input pixel gets the sum of the gradients of the factor x factor pixels it became."""
+    N, H, W, C = dy.shape
+    return dy.reshape(N, H // factor, factor, W // factor, factor, C).sum(axis=(2, 4))
+
+
+def elu_forward(a: np.ndarray, alpha: float = 1.0):
+    """ELU: a for a > 0, alpha (exp(a) - 1) otherwise. Returns (h, cache)."""
+    h = np.where(a > 0, a, np.asarray(alpha, a.dtype) * np.expm1(np.minimum(a, 0)))
+    return h, (a, h, alpha)
+
+
+def elu_backward(dh: np.ndarray, cache) -> np.ndarray:
+    """dh * (1 for a > 0, h + alpha otherwise): the derivative in terms of the output."""
+    a, h, alpha = cache
+    return dh * np.where(a > 0, 1, h + np.asarray(alpha, a.dtype))
 
 
 # ----------------------------------------------------------------------------- losses

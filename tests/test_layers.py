@@ -109,3 +109,59 @@ def test_softmax_gradient():
     loss = lambda: float(np.sum(softmax(p["a"], 0) * dl))
     check_gradients(loss, p, {"a": softmax_backward(dl, softmax(p["a"], 0), 0)}).assert_ok(1e-6)
     np.testing.assert_allclose(softmax(np.array([[1000.0, 0.0]]), 1), [[1.0, 0.0]])
+
+
+def _conv_naive(x, W, b, stride, pad):
+    """The definition, one output pixel at a time (float64)."""
+    t, bo, l, r = (pad,) * 4 if isinstance(pad, int) else pad
+    xp = np.pad(x, ((0, 0), (t, bo), (l, r), (0, 0)))
+    kh, kw, C, F = W.shape
+    Ho, Wo = (xp.shape[1] - kh) // stride + 1, (xp.shape[2] - kw) // stride + 1
+    y = np.zeros((x.shape[0], Ho, Wo, F))
+    for i in range(Ho):
+        for j in range(Wo):
+            patch = xp[:, i * stride:i * stride + kh, j * stride:j * stride + kw, :]
+            y[:, i, j] = np.einsum("nhwc,hwcf->nf", patch, W) + b
+    return y
+
+
+@pytest.mark.parametrize("stride, pad", [(1, 0), (2, 1), (2, (1, 2, 0, 1)), (1, 2)])
+def test_conv2d_matches_the_definition_and_its_gradients_check(stride, pad):
+    """Stride 2 with padding 1 on 4x4 kernels is the 28 -> 14 -> 7 encoder of RNN-EM on flying
+    shapes (thesis Table 5.1)."""
+    from common.layers import conv2d_backward, conv2d_forward
+    r = _rng()
+    p = {"x": r.normal(size=(2, 7, 6, 3)), "W": r.normal(size=(4, 4, 3, 5)) * 0.3, "b": r.normal(size=5)}
+    y, c = conv2d_forward(p["x"], p["W"], p["b"], stride, pad)
+    np.testing.assert_allclose(y, _conv_naive(p["x"], p["W"], p["b"], stride, pad), rtol=1e-12, atol=1e-12)
+    dl = r.normal(size=y.shape)
+    dx, g = conv2d_backward(dl, c)
+    assert dx.shape == p["x"].shape
+    check_gradients(lambda: float(np.sum(conv2d_forward(p["x"], p["W"], p["b"], stride, pad)[0] * dl)), p,
+                    {"x": dx, **g}).assert_ok(1e-6)
+
+
+def test_conv2d_keeps_float32_and_shapes_of_the_flying_shapes_encoder():
+    from common.layers import conv2d_forward
+    r = _rng()
+    x = r.random((3, 28, 28, 1), dtype=np.float32)
+    y, _ = conv2d_forward(x, (r.normal(size=(4, 4, 1, 32)) * 0.1).astype(np.float32), np.zeros(32, np.float32), 2, 1)
+    assert y.shape == (3, 14, 14, 32) and y.dtype == np.float32
+    y2, _ = conv2d_forward(y, (r.normal(size=(4, 4, 32, 64)) * 0.1).astype(np.float32), np.zeros(64, np.float32), 2, 1)
+    assert y2.shape == (3, 7, 7, 64)
+
+
+def test_upsample_and_elu_gradients():
+    from common.layers import elu_backward, elu_forward, upsample_nearest_backward, upsample_nearest_forward
+    r = _rng()
+    p = {"x": r.normal(size=(2, 3, 4, 2))}
+    y, f = upsample_nearest_forward(p["x"], 2)
+    assert y.shape == (2, 6, 8, 2) and y[0, 5, 7, 1] == p["x"][0, 2, 3, 1]
+    dl = r.normal(size=y.shape)
+    check_gradients(lambda: float(np.sum(upsample_nearest_forward(p["x"], 2)[0] * dl)), p,
+                    {"x": upsample_nearest_backward(dl, f)}).assert_ok(1e-6)
+    q = {"a": r.normal(size=(4, 5)) * 2}
+    d2 = r.normal(size=(4, 5))
+    h, c = elu_forward(q["a"])
+    np.testing.assert_allclose(h, np.where(q["a"] > 0, q["a"], np.exp(q["a"]) - 1), rtol=1e-12)
+    check_gradients(lambda: float(np.sum(elu_forward(q["a"])[0] * d2)), q, {"a": elu_backward(d2, c)}).assert_ok(1e-6)

@@ -39,6 +39,7 @@ def _kill_after_checkpoint(cmd, partial: Path, cwd, wait_for="checkpoint.npz", t
 @pytest.mark.parametrize("paper, extra", [
     ("neural_em_shapes", ["--updates", "40", "--eval-every", "10"]),
     ("air_multimnist", ["--updates", "90", "--eval-every", "10"]),     # crosses a scene-chunk boundary (64)
+    ("tagger_shapes", ["--updates", "40", "--eval-every", "10"]),
 ])
 def test_kill_then_resume_gives_the_uninterrupted_numbers(tmp_path, paper, extra):
     script = ROOT / paper / f"{paper}.py"
@@ -128,3 +129,24 @@ def test_a_non_finite_rc_dae_loss_stops_with_the_best_epoch_and_exit_1(tmp_path,
     epoch = int(rec["metrics"]["stopped_early"].split("epoch ")[1].split()[0])
     assert rec["metrics"]["best_epoch"] < epoch and rec["history"]["epoch"][-1] == epoch
     assert "STOPPED EARLY" in rec["notes"] and np.isfinite(rec["metrics"]["test_ami_max"])
+
+
+def test_a_non_finite_tagger_loss_stops_with_the_best_checkpoint_and_exit_1(tmp_path, monkeypatch, capsys):
+    import tagger_shapes.train as tr
+    from tagger_shapes import cli
+    real = tr.loss_and_grads
+    calls = []
+
+    def poisoned(*a, **k):
+        loss, grads, costs = real(*a, **k)
+        calls.append(1)
+        return (float("nan") if len(calls) == 25 else loss), grads, costs
+    monkeypatch.setattr(tr, "loss_and_grads", poisoned)
+    code = cli.cli(["--quick", "--no-figures", "--threads", "1", "--updates", "40", "--eval-every", "10",
+                    "--out", str(tmp_path / "run")])
+    assert code == 1
+    err = capsys.readouterr().err
+    assert "stopped early" in err and "update 25" in err and "Traceback" not in err
+    rec = json.loads((tmp_path / "run" / "run.json").read_text())
+    assert "update 25" in rec["metrics"]["stopped_early"] and rec["metrics"]["best_update"] in (10, 20)
+    assert rec["history"]["update"] == [10, 20] and "STOPPED EARLY" in rec["notes"]

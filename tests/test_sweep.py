@@ -110,3 +110,23 @@ def test_a_dask_sweep_survives_a_killed_worker(tmp_path):
         client.close()
     finally:
         cluster.close()
+
+
+def test_the_rc_search_runs_on_a_dask_cluster(tmp_path):
+    """The RC hyperparameter search's DAEs as Dask tasks on a LocalCluster of 2 single-threaded
+    workers: the same record as in one process (one BLAS thread there too)."""
+    pytest.importorskip("distributed")
+    from common.threads import blas_threads
+    from reconstruction_clustering.config import DAEConfig
+    from reconstruction_clustering.data import make_rc_dataset
+    from reconstruction_clustering.search import search
+    small = dict(n_single=200, n_multi_train=50, n_valid=20, n_test=10)
+    data = make_rc_dataset("bars", 5, **small)
+    kw = dict(seed=5, valid_images=10, iterations=2, base=DAEConfig(hidden=8, max_epochs=1, patience=1),
+              log=lambda *_: None, data_kwargs=small)
+    with blas_threads(1):
+        here = search("bars", data, runs=2, **kw)
+    there = search("bars", data, runs=2, jobs=2, scheduler="local", record_dir=tmp_path / "runs", **kw)
+    strip = lambda rec: [{k: v for k, v in r.items() if k != "train_time_s"} for r in rec["runs"]]
+    assert strip(there) == strip(here)
+    assert len(list((tmp_path / "runs").glob("run_*.json"))) == 2
