@@ -40,7 +40,7 @@ import numpy as np
 
 __all__ = ["SCHEMA_VERSION", "REQUIRED_KEYS", "RunDirError", "prepare_out_dir", "environment",
            "RunDirectory", "PhaseTimer", "pid_alive", "COMMITTED_WEIGHTS_DTYPE", "rounded_weights", "RunLoadError", "load_trained_run", "check_shapes", "to_jsonable", "atomic_write_json", "write_run", "read_run", "save_weights",
-           "load_weights"]
+           "load_weights", "RunDataError", "existing_run_dir", "read_paper_run", "load_checked_npz", "history_arrays"]
 
 SCHEMA_VERSION = 1
 REQUIRED_KEYS = ("schema_version", "paper", "seed", "config", "environment", "history", "metrics",
@@ -433,3 +433,68 @@ def rounded_weights(params: Mapping[str, np.ndarray], dtype=COMMITTED_WEIGHTS_DT
     """Every array rounded to ``dtype`` (float16) and back to float32, as a new dict: the weights
     a run saves (``astype(dtype)``) and is scored with."""
     return {k: np.asarray(v).astype(dtype).astype(np.float32) for k, v in params.items()}
+
+
+# ----------------------------------------------------------------------------- what figure scripts read
+
+class RunDataError(ValueError):
+    """A run directory's files are missing keys or have inconsistent shapes (CLIs: exit 2)."""
+
+
+def existing_run_dir(run_dir, script: str) -> Path:
+    """``run_dir`` as a Path, or FileNotFoundError saying which ``script`` writes one."""
+    p = Path(run_dir).expanduser()
+    if not p.is_dir():
+        raise FileNotFoundError(f"no run directory at {str(p)!r} (train first with {script}, "
+                                f"or pass the --out directory of a run)")
+    return p
+
+
+def read_paper_run(run_dir: Path, paper: str) -> dict:
+    """run.json of a run of ``paper`` with object-valued config, history, metrics and baselines;
+    RunDataError otherwise (invalid JSON, another paper's run, a wrong shape)."""
+    try:
+        rec = read_run(run_dir)
+    except ValueError as e:  # invalid JSON or schema; FileNotFoundError passes through
+        raise RunDataError(str(e)) from None
+    if rec.get("paper") != paper:
+        raise RunDataError(f"{str(run_dir)!r} holds a run of {rec.get('paper')!r}, not of {paper!r}")
+    for key in ("config", "history", "metrics", "baselines"):
+        if not isinstance(rec.get(key), dict):
+            raise RunDataError(f"run.json in {str(run_dir)!r}: {key!r} is not an object")
+    return rec
+
+
+def load_checked_npz(path: Path, keys: Mapping[str, int], script: str) -> dict[str, np.ndarray]:
+    """Arrays ``keys`` (name -> number of dimensions) from an .npz written by ``script``, with one
+    clear error for a missing file, a missing array, a truncated or foreign file, or a wrong ndim."""
+    if not path.is_file():
+        raise FileNotFoundError(f"no {path.name} in {str(path.parent)!r} (written by {script} "
+                                f"at the end of training)")
+    try:
+        with np.load(path, allow_pickle=False) as z:
+            missing = [k for k in keys if k not in z.files]
+            if missing:
+                raise RunDataError(f"{str(path)!r} is missing arrays {missing}")
+            out = {k: z[k] for k in keys}
+    except RunDataError:
+        raise
+    except Exception as e:  # a truncated or foreign file: zipfile, pickle or OSError
+        raise RunDataError(f"cannot read {str(path)!r}: {e}") from None
+    for k, nd in keys.items():
+        if out[k].ndim != nd:
+            raise RunDataError(f"{str(path)!r}: {k!r} should have {nd} dimensions, has shape {out[k].shape}")
+    return out
+
+
+def history_arrays(rec: dict, keys: Sequence[str]) -> dict[str, np.ndarray]:
+    """The run's history columns ``keys`` as float arrays (null, i.e. NaN/inf in the run, becomes
+    NaN); RunDataError if one is missing or the columns differ in length."""
+    h = rec["history"]
+    missing = [k for k in keys if k not in h]
+    if missing:
+        raise RunDataError(f"run.json history is missing {missing}")
+    out = {k: np.array([np.nan if v is None else v for v in h[k]], dtype=float) for k in keys}
+    if len({len(v) for v in out.values()}) != 1:
+        raise RunDataError(f"run.json history lists differ in length: { {k: len(v) for k, v in out.items()} }")
+    return out

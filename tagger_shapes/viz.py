@@ -25,7 +25,7 @@ import numpy as np
 
 from common.cli import redraw_scripts
 from common.plotting import SLOT_COLOURS, colourise, image_grid, save_gif, soft_colourise, truth_colours
-from common.runs import read_run
+from common.runs import RunDataError, existing_run_dir, history_arrays, load_checked_npz, read_paper_run
 
 __all__ = ["RunDataError", "FIGURES", "GIF_NAME", "load_examples", "load_snapshots", "make_figures", "make_gif"]
 
@@ -34,49 +34,16 @@ GIF_NAME = "grouping_over_training.gif"
 HISTORY_KEYS = ("update", "train_loss", "valid_cost", "valid_ami_max", "valid_ami_arithmetic")
 
 
-class RunDataError(ValueError):
-    """The run directory's files are missing keys or have inconsistent shapes (CLIs: exit 2)."""
-
-
 def _run_dir(run_dir) -> Path:
-    p = Path(run_dir).expanduser()
-    if not p.is_dir():
-        raise FileNotFoundError(f"no run directory at {str(p)!r} (train first with tagger_shapes.py, "
-                                f"or pass the --out directory of a run)")
-    return p
+    return existing_run_dir(run_dir, "tagger_shapes.py")
 
 
 def _record(run_dir: Path) -> dict:
-    try:
-        rec = read_run(run_dir)
-    except ValueError as e:
-        raise RunDataError(str(e)) from None
-    if rec.get("paper") != "tagger_shapes":
-        raise RunDataError(f"{str(run_dir)!r} holds a run of {rec.get('paper')!r}, not of 'tagger_shapes'")
-    for key in ("config", "history", "metrics", "baselines"):
-        if not isinstance(rec.get(key), dict):
-            raise RunDataError(f"run.json in {str(run_dir)!r}: {key!r} is not an object")
-    return rec
+    return read_paper_run(run_dir, "tagger_shapes")
 
 
 def _load_npz(path: Path, keys: dict[str, int]) -> dict[str, np.ndarray]:
-    if not path.is_file():
-        raise FileNotFoundError(f"no {path.name} in {str(path.parent)!r} (written by tagger_shapes.py "
-                                f"at the end of training)")
-    try:
-        with np.load(path, allow_pickle=False) as z:
-            missing = [k for k in keys if k not in z.files]
-            if missing:
-                raise RunDataError(f"{str(path)!r} is missing arrays {missing}")
-            out = {k: z[k] for k in keys}
-    except RunDataError:
-        raise
-    except Exception as e:  # a truncated or foreign file
-        raise RunDataError(f"cannot read {str(path)!r}: {e}") from None
-    for k, nd in keys.items():
-        if out[k].ndim != nd:
-            raise RunDataError(f"{str(path)!r}: {k!r} should have {nd} dimensions, has shape {out[k].shape}")
-    return out
+    return load_checked_npz(path, keys, "tagger_shapes.py")
 
 
 def load_examples(run_dir) -> dict[str, np.ndarray]:
@@ -108,14 +75,7 @@ def _num(v) -> float:
 
 
 def _history(rec: dict) -> dict[str, np.ndarray]:
-    h = rec["history"]
-    missing = [k for k in HISTORY_KEYS if k not in h]
-    if missing:
-        raise RunDataError(f"run.json history is missing {missing}")
-    out = {k: np.array([np.nan if v is None else v for v in h[k]], dtype=float) for k in HISTORY_KEYS}
-    if len({len(v) for v in out.values()}) != 1:
-        raise RunDataError("run.json history lists differ in length")
-    return out
+    return history_arrays(rec, HISTORY_KEYS)
 
 
 def _title(rec: dict, what: str) -> str:
