@@ -60,8 +60,7 @@ def _stat(folder: Path, cache: dict, summary: str, run: str | None, key: str) ->
 
 
 def _fmt(x: float, d: int) -> str:
-    text = f"{x:.{d}f}"
-    return text
+    return f"{x:.{d}f}"
 
 
 def render_cell(text: str, folder: Path, cache: dict | None = None) -> str:

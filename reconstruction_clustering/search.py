@@ -125,12 +125,15 @@ def run_task(task: SearchTask) -> dict:
 
 
 def _run_tasks(tasks: list[SearchTask], data, jobs: int, scheduler: str | None) -> list[dict]:
-    if data is not None and jobs == 1 and not scheduler and tasks:
+    """Every task's result, in order, on ``common.sweep.map_tasks``. In this process (jobs=1, no
+    scheduler) the caller's dataset is used as it is instead of being rebuilt."""
+    if not tasks:
+        return []
+    if data is not None and jobs == 1 and not scheduler:
         _DATA.clear()
-        _DATA[(tasks[0].dataset, tasks[0].seed, tasks[0].data_kwargs)] = data     # this process: no rebuild
+        _DATA[(tasks[0].dataset, tasks[0].seed, tasks[0].data_kwargs)] = data
     try:
-        return map_tasks(run_task, tasks, jobs=jobs, scheduler=scheduler, name=f"search-{tasks[0].dataset}"
-                         if tasks else "search")
+        return map_tasks(run_task, tasks, jobs=jobs, scheduler=scheduler, name=f"search-{tasks[0].dataset}")
     finally:
         _DATA.clear()
 

@@ -27,8 +27,8 @@ from typing import NamedTuple
 
 import numpy as np
 
-from common.seeding import initial_gamma
 from common.layers import layernorm_backward, layernorm_forward, mm, outer, sigmoid, softmax, softmax_backward
+from common.seeding import initial_gamma
 
 from .ladder import combinator_init, ladder_backward, ladder_forward, ladder_param_names
 
