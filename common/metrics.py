@@ -23,6 +23,7 @@ import numpy as np
 
 __all__ = [
     "NORMALIZERS",
+    "ami_scores",
     "contingency_matrix",
     "entropy",
     "mutual_info",
@@ -152,6 +153,29 @@ def _generalized_mean(h_true: float, h_pred: float, method: str) -> float:
     raise ValueError(f"unknown normaliser {method!r}; choose one of {NORMALIZERS}")
 
 
+def _ami_from_contingency(n: np.ndarray, normalizers: tuple[str, ...]) -> list[float]:
+    """AMI of one contingency table under each normaliser (the shared work -- MI, EMI, entropies --
+    done once)."""
+    R, C = n.shape
+    if (R == C == 1) or (R == C == 0):
+        return [1.0] * len(normalizers)
+    if R == C and np.all(np.count_nonzero(n, axis=0) == 1) and np.all(np.count_nonzero(n, axis=1) == 1):
+        # Same partition up to renaming: AMI is exactly 1. Computing it would give 0/0 when every
+        # sample is its own cluster (MI = H = EMI = log N).
+        return [1.0] * len(normalizers)
+    mi = _mi_from_contingency(n)
+    emi = expected_mutual_info(n)
+    h_true = _entropy_from_counts(n.sum(axis=1))
+    h_pred = _entropy_from_counts(n.sum(axis=0))
+    out = []
+    for normalizer in normalizers:
+        denominator = _generalized_mean(h_true, h_pred, normalizer) - emi
+        # Keep the sign but avoid dividing by an exact 0 (the normaliser can round to just below EMI).
+        denominator = min(denominator, -_EPS) if denominator < 0 else max(denominator, _EPS)
+        out.append(float((mi - emi) / denominator))
+    return out
+
+
 def adjusted_mutual_info(labels_true, labels_pred, normalizer: str = "max") -> float:
     """Adjusted mutual information of two labelings (N,), chance-corrected, 1.0 = identical.
 
@@ -161,22 +185,7 @@ def adjusted_mutual_info(labels_true, labels_pred, normalizer: str = "max") -> f
     exactly one side a single cluster -> 0.0.
     """
     _generalized_mean(0.0, 0.0, normalizer)  # validate the name before doing any work
-    n = contingency_matrix(labels_true, labels_pred)
-    R, C = n.shape
-    if (R == C == 1) or (R == C == 0):
-        return 1.0
-    if R == C and np.all(np.count_nonzero(n, axis=0) == 1) and np.all(np.count_nonzero(n, axis=1) == 1):
-        # Same partition up to renaming: AMI is exactly 1. Computing it would give 0/0 when every
-        # sample is its own cluster (MI = H = EMI = log N).
-        return 1.0
-    mi = _mi_from_contingency(n)
-    emi = expected_mutual_info(n)
-    h_true = _entropy_from_counts(n.sum(axis=1))
-    h_pred = _entropy_from_counts(n.sum(axis=0))
-    denominator = _generalized_mean(h_true, h_pred, normalizer) - emi
-    # Keep the sign but avoid dividing by an exact 0 (the normaliser can round to just below EMI).
-    denominator = min(denominator, -_EPS) if denominator < 0 else max(denominator, _EPS)
-    return float((mi - emi) / denominator)
+    return _ami_from_contingency(contingency_matrix(labels_true, labels_pred), (normalizer,))[0]
 
 
 def normalized_mutual_info(labels_true, labels_pred, normalizer: str = "arithmetic") -> float:
@@ -219,6 +228,23 @@ _SCORES = {
 }
 
 
+def _checked_groups(true_groups, pred_groups) -> tuple[np.ndarray, np.ndarray]:
+    t = np.asarray(true_groups)
+    p = np.asarray(pred_groups)
+    if t.shape != p.shape:
+        raise ValueError(f"true_groups {t.shape} and pred_groups {p.shape} must have the same shape")
+    if t.ndim < 2:
+        raise ValueError(f"expected a batch of images (B, ...), got shape {t.shape}")
+    for name, a in (("true_groups", t), ("pred_groups", p)):
+        # Float labels are accepted only when they are whole numbers: a NaN would otherwise be
+        # scored silently as one more group.
+        if a.dtype.kind == "f" and not (np.all(np.isfinite(a)) and np.all(a == np.round(a))):
+            raise ValueError(f"{name} must be integer labels; got non-finite or fractional values")
+        if a.dtype.kind not in "biuf":
+            raise ValueError(f"{name} must be integer labels, got dtype {a.dtype}")
+    return t, p
+
+
 def grouping_score(true_groups, pred_groups, *, score: str = "ami", normalizer: str = "max",
                    mask=None) -> tuple[float, np.ndarray]:
     """Per-image grouping score, the N-EM / RC / Tagger evaluation convention.
@@ -235,19 +261,7 @@ def grouping_score(true_groups, pred_groups, *, score: str = "ami", normalizer: 
     would call it a perfect 1.0); it gets NaN in ``per_image`` and is left out of the mean.
     Returns (mean over scored images, per_image: (B,) float64). mean is NaN if no image is scored.
     """
-    t = np.asarray(true_groups)
-    p = np.asarray(pred_groups)
-    if t.shape != p.shape:
-        raise ValueError(f"true_groups {t.shape} and pred_groups {p.shape} must have the same shape")
-    if t.ndim < 2:
-        raise ValueError(f"expected a batch of images (B, ...), got shape {t.shape}")
-    for name, a in (("true_groups", t), ("pred_groups", p)):
-        # Float labels are accepted only when they are whole numbers: a NaN would otherwise be
-        # scored silently as one more group.
-        if a.dtype.kind == "f" and not (np.all(np.isfinite(a)) and np.all(a == np.round(a))):
-            raise ValueError(f"{name} must be integer labels; got non-finite or fractional values")
-        if a.dtype.kind not in "biuf":
-            raise ValueError(f"{name} must be integer labels, got dtype {a.dtype}")
+    t, p = _checked_groups(true_groups, pred_groups)
     if score == "ari":
         fn = adjusted_rand
     elif score in _SCORES:
@@ -270,3 +284,24 @@ def grouping_score(true_groups, pred_groups, *, score: str = "ami", normalizer: 
     scored = per_image[~np.isnan(per_image)]
     mean = float(scored.mean()) if scored.size else float("nan")
     return mean, per_image
+
+
+def ami_scores(true_groups, pred_groups, normalizers=("max", "arithmetic")) -> dict[str, tuple[float, np.ndarray]]:
+    """``grouping_score`` with score "ami" under several normalisers at the cost of one: each image's
+    contingency table, MI, expected MI and entropies are computed once.
+    Returns normaliser -> (mean over scored images, per_image (B,) float64), as grouping_score."""
+    for nm in normalizers:
+        _generalized_mean(0.0, 0.0, nm)
+    t, p = _checked_groups(true_groups, pred_groups)
+    B = t.shape[0]
+    t2, p2 = t.reshape(B, -1), p.reshape(B, -1)
+    keep = t2 > 0
+    per = np.full((len(normalizers), B), np.nan)
+    for i in range(B):
+        if keep[i].sum() >= 2:
+            per[:, i] = _ami_from_contingency(contingency_matrix(t2[i][keep[i]], p2[i][keep[i]]), tuple(normalizers))
+    out = {}
+    for j, nm in enumerate(normalizers):
+        scored = per[j][~np.isnan(per[j])]
+        out[nm] = (float(scored.mean()) if scored.size else float("nan"), per[j])
+    return out

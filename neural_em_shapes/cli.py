@@ -19,13 +19,16 @@ from common.checkpoint import TrainingCheckpoint
 from common.runs import PhaseTimer, RunDirectory, save_weights, to_jsonable, write_run
 from neural_em_shapes.config import PRESETS, QUICK_SIZES, make_config, memory_bytes
 from neural_em_shapes.data import make_splits, provenance
-from neural_em_shapes.evaluate import baselines, evaluate, generalisation
-from neural_em_shapes.model import run_em
+from neural_em_shapes.evaluate import (baselines, evaluate, flying_generalisation, generalisation, sequence_baselines,
+                                       static_transfer)
+from neural_em_shapes.model import run_em, run_sequence_em
 from neural_em_shapes.train import train
 
 PROG = "neural_em_shapes.py"
 N_EXAMPLES = 8
-CONFIG_FLAGS = ("model", "K", "iterations", "hidden", "updates", "batch", "lr", "lr_final", "clip", "noise",
+GENERALISATION_SEQUENCES = 500   # flying: sequences per generalisation cell and static-transfer images
+TRANSFER_STEPS = 50              # flying: frames a static image is held for (static transfer)
+CONFIG_FLAGS = ("dataset", "shapes", "model", "K", "iterations", "hidden", "updates", "batch", "lr", "lr_final", "clip", "noise",
                 "loss_iterations", "gamma_grad", "gamma_init", "restarts", "n_train", "n_test", "eval_every",
                 "select")
 # Old spellings that now mean something else or nothing: stop with exit 2 and say what to type.
@@ -41,6 +44,9 @@ def build_parser() -> argparse.ArgumentParser:
         epilog="Presets: " + ", ".join(sorted(PRESETS)) + ". Flags override the preset.")
     add_common_args(p, default_out="runs/neural_em_shapes")
     p.add_argument("--preset", default=None, help="named configuration (default: 'default'; --quick: 'quick')")
+    p.add_argument("--dataset", choices=["static", "flying"], default=None,
+                   help="static shapes (default) or flying-shapes sequences (presets flying3, flying5)")
+    p.add_argument("--shapes", type=positive_int, default=None, help="shapes per image / sequence")
     p.add_argument("--model", choices=["rnn-em", "n-em"], default=None, help="cell (default: rnn-em)")
     p.add_argument("--K", type=positive_int, default=None, help="number of slots")
     p.add_argument("--iterations", type=positive_int, default=None, help="EM iterations T")
@@ -98,12 +104,24 @@ def main(argv: Sequence[str] | None = None) -> int:
         timer.lap("train")
 
         test = data["test"]
+        flying = cfg.dataset == "flying"
         ev = evaluate(params, cfg, test.images, test.labels,
                       np.random.default_rng(np.random.SeedSequence([args.seed, 1])), per_iteration=True)
-        base = baselines(test.images, test.labels, cfg.K, np.random.default_rng(np.random.SeedSequence([args.seed, 2])))
-        gen = generalisation(cfg, params, min(cfg.n_test, 1000), args.seed)
+        base_rng = np.random.default_rng(np.random.SeedSequence([args.seed, 2]))
+        if flying:
+            base = sequence_baselines(test.images, test.labels, cfg.K, cfg.shapes, base_rng)
+            gen = flying_generalisation(cfg, params, min(cfg.n_test, GENERALISATION_SEQUENCES), args.seed)
+        else:
+            base = baselines(test.images, test.labels, cfg.K, base_rng)
+            gen = generalisation(cfg, params, min(cfg.n_test, 1000), args.seed)
         metrics = {
             "test_ami_max": ev["ami_max"], "test_ami_arithmetic": ev["ami_arithmetic"],
+            **({"test_ami_max_last_frame": ev["ami_max_last_frame"],
+                "test_ami_arithmetic_last_frame": ev["ami_arithmetic_last_frame"],
+                "scoring": "AMI per frame (frames 1..T, each grouped by the step that predicts it) over "
+                           "non-background, non-overlap pixels, averaged over sequences; test_ami_max is the "
+                           "mean over the T frames (the authors' sequence score), *_last_frame the last frame"}
+               if flying else {}),
             "test_ami_max_per_iteration": ev["ami_max_per_iteration"], "test_loss": ev["loss"],
             "test_images": len(test), "valid_images": len(data["valid"]), "best_update": res["best"]["update"],
             "stopped_early": res["stopped_early"],
@@ -112,18 +130,28 @@ def main(argv: Sequence[str] | None = None) -> int:
             "valid_ami_max_at_best": res["best"].get("valid_ami_max"), "train_time_s": res["train_time_s"],
             "generalisation": gen,
         }
+        if flying:
+            metrics["static_transfer"] = static_transfer(cfg, params, min(cfg.n_test, GENERALISATION_SEQUENCES),
+                                                         args.seed, steps=TRANSFER_STEPS)
 
         timer.lap("test_evaluation_and_baselines")
         # The arrays the figures are drawn from (viz.py never runs a model); float16 keeps them small.
-        tr = run_em(cfg.model, params, test.images[:N_EXAMPLES], K=cfg.K, iterations=cfg.iterations, noise=cfg.noise,
-                    rng=np.random.default_rng(np.random.SeedSequence([args.seed, 3])), gamma_init=cfg.gamma_init,
-                    restarts=cfg.restarts)
+        ex_rng = np.random.default_rng(np.random.SeedSequence([args.seed, 3]))
+        if flying:
+            tr = run_sequence_em(cfg.model, params, test.images[:N_EXAMPLES], K=cfg.K, noise=cfg.noise, rng=ex_rng,
+                                 gamma_init=cfg.gamma_init)
+        else:
+            tr = run_em(cfg.model, params, test.images[:N_EXAMPLES], K=cfg.K, iterations=cfg.iterations,
+                        noise=cfg.noise, rng=ex_rng, gamma_init=cfg.gamma_init, restarts=cfg.restarts)
         save_weights(out / "examples.npz", {"images": test.images[:N_EXAMPLES], "labels": test.labels[:N_EXAMPLES],
                                             "gamma": tr.gammas().astype(np.float16),
                                             "psi": tr.psi.astype(np.float16)})
         if res["snapshots"] is not None:
+            # Flying: the snapshots hold the last frame's grouping, so the images are the last frames.
+            last = (slice(None), -1) if flying else slice(None)
             save_weights(out / "snapshots.npz", {"gamma": res["snapshots"], "update": np.array(res["history"]["update"]),
-                                                 "images": snap, "labels": data["valid"].labels[:cfg.snapshot_images]})
+                                                 "images": snap[last],
+                                                 "labels": data["valid"].labels[:cfg.snapshot_images][last]})
         notes = ("--quick smoke test: tiny model and data, the numbers are not results."
                  if args.quick or preset == "quick" else "")
         if res["stopped_early"]:
@@ -134,11 +162,14 @@ def main(argv: Sequence[str] | None = None) -> int:
                   weights=params, command=typed_command("neural_em_shapes", PROG, argv), notes=notes,
                   extra={"data": provenance(cfg), "phases_s": timer.seconds})
         if not args.no_figures:
-            from neural_em_shapes.viz import make_figures, make_gif
+            from neural_em_shapes.viz import make_figures, make_gif, make_sequence_gif
             make_figures(out)
             make_gif(out)
-    km = base["kmeans_coords_K3"]["ami_max"]
-    print(f"test AMI(max) {ev['ami_max']:.3f}  AMI(arithmetic) {ev['ami_arithmetic']:.3f}  "
+            if flying:
+                make_sequence_gif(out)
+    km = base["kmeans_coords_K3" if not flying else f"kmeans_coords_K{cfg.shapes}"]["ami_max"]
+    last = f" (last frame {ev['ami_max_last_frame']:.3f})" if flying else ""
+    print(f"test AMI(max) {ev['ami_max']:.3f}{last}  AMI(arithmetic) {ev['ami_arithmetic']:.3f}  "
           f"| k-means on coordinates {km:.3f}  connected components "
           f"{base['connected_components_8']['ami_max']:.3f}  (checkpoint: update {res['best']['update']}, "
           f"{time.perf_counter() - start:.0f} s) -> {run_dir.path / 'run.json'}")

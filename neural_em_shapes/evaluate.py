@@ -12,13 +12,18 @@ from __future__ import annotations
 import numpy as np
 
 from common.baselines import ami_pair, grouping_baselines, kmeans_coords
-from common.metrics import grouping_score
+from common.metrics import ami_scores, grouping_score
 from common.seeding import initial_gamma
+from common.shapes import make_shapes
 from neural_em_shapes.config import NEMConfig
-from neural_em_shapes.data import generalisation_sets
-from neural_em_shapes.model import loss_weights, run_em
+from neural_em_shapes.data import flying_generalisation_sets, generalisation_sets
+from neural_em_shapes.model import loss_weights, run_em, run_sequence_em
 
-__all__ = ["evaluate", "baselines", "generalisation"]
+__all__ = ["evaluate", "evaluate_sequences", "baselines", "sequence_baselines", "generalisation",
+           "flying_generalisation", "static_transfer"]
+
+# Flying shapes generalisation rows score k-means on these frames only (k-means costs ~4 ms a frame).
+KMEANS_FRAMES = (5, 10, 15, 20)
 
 
 def evaluate(params: dict, cfg: NEMConfig, images: np.ndarray, labels: np.ndarray,
@@ -28,7 +33,11 @@ def evaluate(params: dict, cfg: NEMConfig, images: np.ndarray, labels: np.ndarra
     rng draws the input noise and gamma_0 (``run_em``). Returns {"loss", "loss_last_iteration",
     "ami_max", "ami_arithmetic", "ami_per_image"} and, with per_iteration,
     "ami_max_per_iteration": T + 1 values, index 0 = gamma_0.
+    Flying shapes (cfg.dataset "flying"): images and labels are (N, T + 1, 28, 28) sequences and
+    ``evaluate_sequences`` scores them.
     """
+    if cfg.dataset == "flying":
+        return evaluate_sequences(params, cfg, images, labels, rng, K=cfg.K)
     N = len(images)
     trace = run_em(cfg.model, params, images.reshape(N, -1), K=cfg.K, iterations=cfg.iterations,
                    noise=cfg.noise, rng=rng, gamma_init=cfg.gamma_init, keep_all=per_iteration,
@@ -73,3 +82,76 @@ def generalisation(cfg: NEMConfig, params: dict, n_images: int, seed: int) -> li
                      "ami_max": grouping_score(d.labels.reshape(n_images, -1), tr.groups(-1))[0],
                      "kmeans_coords_ami_max": grouping_score(d.labels, km)[0]})
     return rows
+
+
+def frame_scores(labels: np.ndarray, pred: np.ndarray, normalizers=("max",)) -> dict[str, np.ndarray]:
+    """AMI per frame: labels (N, F, ...) and pred (N, F, ...) -> normaliser -> (F,) each frame's AMI
+    averaged over the N sequences (non-background, non-overlap pixels only, ``common.metrics``)."""
+    N, F = labels.shape[:2]
+    scores = ami_scores(labels.reshape(N * F, -1), pred.reshape(N * F, -1), normalizers)
+    return {nm: per.reshape(N, F).mean(axis=0) for nm, (_, per) in scores.items()}
+
+
+def evaluate_sequences(params: dict, cfg: NEMConfig, frames: np.ndarray, labels: np.ndarray,
+                       rng: np.random.Generator, *, K: int) -> dict:
+    """Flying shapes, scored as the authors' code does (docs/reference.md): at each of the T steps the
+    argmax slot of gamma_t against the groups of the frame it predicts (t + 1), AMI per frame and
+    sequence over non-background, non-overlap pixels; then averaged over sequences.
+
+    frames, labels: (N, T + 1, 28, 28). Returns {"ami_max": mean over the T frames (the authors'
+    sequence score), "ami_max_last_frame" (their "last AMI"), the same two with the arithmetic
+    normaliser, "ami_max_per_iteration": T + 1 values (index 0 = gamma_0 against frame 1), "loss"
+    (mean over steps, as trained), "loss_last_iteration"}.
+    """
+    N, F = frames.shape[:2]
+    tr = run_sequence_em(cfg.model, params, frames, K=K, noise=cfg.noise, rng=rng, gamma_init=cfg.gamma_init,
+                         inter_weight=cfg.inter_weight)
+    pred = tr.gamma.argmax(axis=2).transpose(1, 0, 2)                # (N, T, D): groups of frames 1..T
+    lab = labels[:, 1:]
+    sc = frame_scores(lab, pred, ("max", "arithmetic"))
+    per_max, per_ari = sc["max"], sc["arithmetic"]
+    g0 = frame_scores(lab[:, :1], tr.gamma0.argmax(axis=1)[:, None])["max"][0]
+    return {"loss": float(np.mean(tr.loss)), "loss_last_iteration": float(tr.loss[-1]),
+            "ami_max": float(per_max.mean()), "ami_max_last_frame": float(per_max[-1]),
+            "ami_arithmetic": float(per_ari.mean()), "ami_arithmetic_last_frame": float(per_ari[-1]),
+            "ami_max_per_iteration": [float(g0)] + per_max.tolist()}
+
+
+def sequence_baselines(frames: np.ndarray, labels: np.ndarray, K: int, shapes: int, rng: np.random.Generator, *,
+                       frames_scored=None) -> dict:
+    """Non-learned groupings of every scored frame (1..T, or ``frames_scored``) of the same sequences,
+    averaged over frames like the model: name -> {"ami_max", "ami_arithmetic"} (k-means with k =
+    the number of shapes, connected components, random labels with K groups)."""
+    idx = list(range(1, frames.shape[1])) if frames_scored is None else list(frames_scored)
+    N, F = len(frames), len(idx)
+    imgs = frames[:, idx].reshape(N * F, *frames.shape[2:]).astype(np.float32)
+    return grouping_baselines(imgs, labels[:, idx].reshape(N * F, *frames.shape[2:]), K, rng, kmeans_k=shapes)
+
+
+def flying_generalisation(cfg: NEMConfig, params: dict, n_sequences: int, seed: int) -> list[dict]:
+    """Table 5.3's cells: the trained sequential model on 3 and on 5 flying shapes with K = 3 and 5
+    (``data.FLYING_GENERALISATION``), mean-over-frames and last-frame AMI, beside k-means on
+    coordinates (k = shapes) on frames ``KMEANS_FRAMES`` of the same sequences."""
+    rows = []
+    for n_shapes, K, d, rng in flying_generalisation_sets(n_sequences, cfg.iterations + 1, seed):
+        ev = evaluate_sequences(params, cfg, d.images, d.labels, rng, K=K)
+        idx = [f for f in KMEANS_FRAMES if f < d.frames]
+        km = kmeans_coords(d.images[:, idx].reshape(-1, *d.images.shape[2:]).astype(np.float32), n_shapes, rng)
+        rows.append({"shapes": n_shapes, "K": K, "ami_max": ev["ami_max"], "ami_max_last_frame": ev["ami_max_last_frame"],
+                     "kmeans_coords_ami_max": grouping_score(d.labels[:, idx].reshape(km.shape), km)[0]})
+    return rows
+
+
+def static_transfer(cfg: NEMConfig, params: dict, n_images: int, seed: int, *, steps: int = 50) -> dict:
+    """The trained sequential model on static shapes: each static test image (3 shapes, the static
+    experiment's generator) held still for ``steps`` + 1 frames; AMI(max) at the last frame and per
+    frame, beside k-means on coordinates (k = 3)."""
+    rng = np.random.default_rng(np.random.SeedSequence([seed, 17]))
+    d = make_shapes(n_images, rng, n_shapes=3)
+    seq = np.repeat(d.images[:, None], steps + 1, axis=1)
+    lab = np.repeat(d.labels[:, None], steps + 1, axis=1)
+    ev = evaluate_sequences(params, cfg, seq, lab, rng, K=3)
+    km = kmeans_coords(d.images, 3, rng)
+    return {"images": n_images, "steps": steps, "K": 3, "ami_max_last_frame": ev["ami_max_last_frame"],
+            "ami_max_mean_over_frames": ev["ami_max"], "ami_max_per_iteration": ev["ami_max_per_iteration"],
+            "kmeans_coords_ami_max": grouping_score(d.labels, km)[0]}

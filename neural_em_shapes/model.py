@@ -42,7 +42,8 @@ from common.seeding import initial_gamma
 __all__ = ["init_params", "flip_noise", "loss_weights", "pixel_terms_forward", "pixel_terms_backward",
            "e_step_forward", "e_step_backward", "loss_forward", "loss_backward", "rnn_cell_forward",
            "rnn_cell_backward", "rnn_weight_grads", "nem_cell_forward", "nem_cell_backward",
-           "unrolled_forward", "unrolled_backward", "loss_and_grads", "em_in_chunks", "run_em", "EMTrace"]
+           "unrolled_forward", "unrolled_backward", "loss_and_grads", "em_in_chunks", "run_em", "run_sequence_em",
+           "EMTrace"]
 
 MODELS = ("rnn-em", "n-em")
 COMPUTE_CHUNK = 100   # images per EM chunk in run_em: (100, K, 784) float32 arrays stay in the L2 cache
@@ -294,7 +295,9 @@ class BPTTCache(NamedTuple):
 def unrolled_forward(model: str, p: dict, x: np.ndarray, x_noisy: np.ndarray, gamma0: np.ndarray,
                      *, loss_weights, inter_weight: float = 1.0, keep: bool = False,
                      fixed_gammas=None, keep_caches: bool = True):
-    """Run T EM steps. x: (B, D) clean; x_noisy: (T, B, D); gamma0: (B, K, D).
+    """Run T EM steps. x: (B, D) clean, or (T, B, D) one clean target per step (sequences: step t
+    reads the noisy frame t in x_noisy[t] and its E-step and loss use the next frame, x[t] = frame
+    t + 1: next-step prediction, thesis Sec. 5.3.2); x_noisy: (T, B, D); gamma0: (B, K, D).
 
     loss_weights: (T,) weight of each step's loss (e.g. last only, or all steps).
     fixed_gammas: optional list of T arrays (B, K, D) used instead of the E-step's output, so the
@@ -325,7 +328,7 @@ def unrolled_forward(model: str, p: dict, x: np.ndarray, x_noisy: np.ndarray, ga
             (state, o), ccache = rnn_cell_forward(inp, p)
         else:
             (state, o), ccache = nem_cell_forward(gamma * delta, state, p)
-        (bce, kl, psi), tcache = pixel_terms_forward(o, x)
+        (bce, kl, psi), tcache = pixel_terms_forward(o, x[t] if x.ndim == 3 else x)
         gamma_new = e_step_forward(bce)[0] if fixed_gammas is None else fixed_gammas[t]
         lt, lcache = loss_forward(bce, kl, gamma_new, inter_weight)
         total += loss_weights[t] * lt
@@ -428,7 +431,8 @@ class EMTrace:
 
 def em_in_chunks(model: str, p: dict, x: np.ndarray, x_noisy: np.ndarray, gamma0: np.ndarray, *,
                  keep_all: bool = False, inter_weight: float = 1.0):
-    """Forward-only EM on x (N, D) from the given noise (T, N, D) and gamma0 (N, K, D), in chunks
+    """Forward-only EM on x (N, D) (or per-step targets (T, N, D), sequences) from the given noise
+    (T, N, D) and gamma0 (N, K, D), in chunks
     of COMPUTE_CHUNK images (cache-sized; in parallel with --threads > 1, ``common.parallel``).
     The inputs fix the result: no random draws in here, so the chunking never changes it.
 
@@ -439,13 +443,14 @@ def em_in_chunks(model: str, p: dict, x: np.ndarray, x_noisy: np.ndarray, gamma0
     sl = slice(None) if keep_all else slice(-1, None)
 
     def em(s: slice):
-        _, _, trace = unrolled_forward(model, p, x[s], x_noisy[:, s], gamma0[s], loss_weights=np.zeros(T),
+        xs = x[:, s] if x.ndim == 3 else x[s]
+        _, _, trace = unrolled_forward(model, p, xs, x_noisy[:, s], gamma0[s], loss_weights=np.zeros(T),
                                        keep=True, keep_caches=False, inter_weight=inter_weight)
         return (np.stack(trace["gamma"][sl]), np.stack(trace["psi"][sl]),
                 np.array(trace["loss"]) * (s.stop - s.start),
-                mixture_loglik(pixel_likelihoods(trace["psi"][-1], x[s])))
+                mixture_loglik(pixel_likelihoods(trace["psi"][-1], xs[-1] if x.ndim == 3 else xs)))
 
-    out = map_chunks(em, chunk_starts(len(x), COMPUTE_CHUNK))
+    out = map_chunks(em, chunk_starts(gamma0.shape[0], COMPUTE_CHUNK))
     gamma, psi = (np.concatenate([o[i] for o in out], axis=1) for i in (0, 1))
     return gamma, psi, sum(o[2] for o in out), np.concatenate([o[3] for o in out])
 
@@ -489,3 +494,33 @@ def run_em(model: str, p: dict, images: np.ndarray, *, K: int, iterations: int, 
         ls.append(loss)
     g0, gam, ps, ll = (np.concatenate([q[i] for q in parts], axis=ax) for i, ax in enumerate((0, 1, 1, 0)))
     return EMTrace(g0, gam, ps, np.sum(ls, axis=0) / N, ll)
+
+
+def run_sequence_em(model: str, p: dict, frames: np.ndarray, *, K: int, noise: float, rng: np.random.Generator,
+                    gamma_init: str = "random", batch: int = 500, keep_all: bool = True,
+                    inter_weight: float = 1.0) -> EMTrace:
+    """Run trained sequential EM (thesis Sec. 5.3.2) on binary sequences frames (N, F, D) or
+    (N, F, side, side): one EM iteration per frame, T = F - 1. Iteration t (0-based) reads frame t
+    with bit-flip noise; its prediction psi[t], E-step gamma[t] and loss are for frame t + 1
+    (next-step prediction), so ``trace.groups(t)`` groups frame t + 1.
+
+    rng draws, per chunk of ``batch`` sequences: the input noise, then gamma_0 (``gamma_init``; the
+    spatial kinds seed on frame 1, the first target). The trace's loglik is each sequence's mixture
+    log-likelihood of its last frame.
+    """
+    x_all = np.asarray(frames, dtype=next(iter(p.values())).dtype)
+    x_all = x_all.reshape(x_all.shape[0], x_all.shape[1], -1)
+    N, F, D = x_all.shape
+    if K < 1 or F < 2:
+        raise ValueError(f"need K >= 1 and sequences of >= 2 frames, got K={K}, {F} frames")
+    parts, loss = [], 0.0
+    for a in range(0, N, batch):
+        seq = x_all[a:a + batch].transpose(1, 0, 2)                  # (F, B, D)
+        xn = flip_noise(seq[:-1], noise, rng)
+        g0 = initial_gamma(seq.shape[1], K, D, rng, dtype=seq.dtype, kind=gamma_init, x=seq[1])
+        gam, ps, loss_sum, ll = em_in_chunks(model, p, np.ascontiguousarray(seq[1:]), xn, g0, keep_all=keep_all,
+                                             inter_weight=inter_weight)
+        parts.append((g0, gam, ps, ll))
+        loss = loss + loss_sum
+    g0, gam, ps, ll = (np.concatenate([q[i] for q in parts], axis=ax) for i, ax in enumerate((0, 1, 1, 0)))
+    return EMTrace(g0, gam, ps, loss / N, ll)

@@ -17,7 +17,7 @@ from common.optim import Adam, cosine_lr
 from common.seeding import initial_gamma
 from neural_em_shapes.config import NEMConfig
 from neural_em_shapes.evaluate import evaluate
-from neural_em_shapes.model import flip_noise, init_params, loss_and_grads, loss_weights, run_em
+from neural_em_shapes.model import flip_noise, init_params, loss_and_grads, loss_weights, run_em, run_sequence_em
 
 __all__ = ["train"]
 
@@ -29,18 +29,22 @@ def train(cfg: NEMConfig, data: dict, rng: np.random.Generator, *, progress: boo
     checkpoint), "history", "best", "snapshots", "train_time_s", "stopped_early"}.
 
     data: {"train", "valid"} splits (data.make_splits). rng drives init, batches, noise and gamma_0.
-    snapshot_images: (S, 28, 28) validation images whose EM trace is stored at every evaluation,
-        for the binding-over-training GIF.
+    snapshot_images: (S, 28, 28) validation images (flying: (S, T + 1, 28, 28) sequences, the last
+        frame's grouping is kept) whose EM trace is stored at every evaluation, for the
+        binding-over-training GIF.
     checkpoint: written at every evaluation (parameters, Adam, the rng's state, history, best so
         far); a resumed run ends with exactly the numbers of an uninterrupted one.
     A non-finite loss stops training: "stopped_early" says where, and the best checkpoint found
     so far is returned as usual (None when training ran to the end).
     """
-    D = data["train"].images[0].size
+    flying = cfg.dataset == "flying"
+    D = data["train"].images[0, 0].size if flying else data["train"].images[0].size
     params = init_params(cfg.model, D, cfg.hidden, rng, eta=cfg.eta_init)
     opt = Adam(lr=cfg.lr, clip_norm=cfg.clip or None)
     w = loss_weights(cfg)
-    x_train = data["train"].images.reshape(len(data["train"]), -1)
+    # Static: (N, D) float32. Flying: (N, T + 1, D) uint8 sequences, a batch is cast when drawn.
+    x_train = data["train"].images.reshape(len(data["train"]), -1, D) if flying else \
+        data["train"].images.reshape(len(data["train"]), -1)
     val_x, val_y = data["valid"].images, data["valid"].labels
     eval_rng_seed = int(rng.integers(2**31))  # the same noise / gamma_0 for every validation pass
     hist = {"update": [], "train_loss": [], "valid_loss": [], "valid_ami_max": [],
@@ -65,9 +69,14 @@ def train(cfg: NEMConfig, data: dict, rng: np.random.Generator, *, progress: boo
                unit="upd", mininterval=1.0, initial=start - 1, total=cfg.updates)
     for update in bar:
         idx = rng.integers(0, len(x_train), cfg.batch)
-        x = x_train[idx]
-        xn = flip_noise(np.broadcast_to(x, (cfg.iterations,) + x.shape), cfg.noise, rng)
-        g0 = initial_gamma(cfg.batch, cfg.K, D, rng, kind=cfg.gamma_init, x=x)
+        if flying:      # input: noisy frames 0..T-1; E-step and loss targets: clean frames 1..T
+            seq = x_train[idx].transpose(1, 0, 2).astype(np.float32)
+            x, xn = seq[1:], flip_noise(seq[:-1], cfg.noise, rng)
+            g0 = initial_gamma(cfg.batch, cfg.K, D, rng, kind=cfg.gamma_init, x=x[0])
+        else:
+            x = x_train[idx]
+            xn = flip_noise(np.broadcast_to(x, (cfg.iterations,) + x.shape), cfg.noise, rng)
+            g0 = initial_gamma(cfg.batch, cfg.K, D, rng, kind=cfg.gamma_init, x=x)
         loss, grads, _ = loss_and_grads(cfg.model, params, x, xn, g0, loss_weights=w,
                                         gamma_grad=cfg.gamma_grad, inter_weight=cfg.inter_weight)
         if not (np.isfinite(loss) and all(np.all(np.isfinite(g)) for g in grads.values())):
@@ -89,7 +98,12 @@ def train(cfg: NEMConfig, data: dict, rng: np.random.Generator, *, progress: boo
                          ("grad_norm", gnorm), ("elapsed_s", time.perf_counter() - t0)):
                 hist[k].append(v)
             recent = []
-            if snapshot_images is not None:
+            if snapshot_images is not None and flying:    # the last frame's grouping
+                tr = run_sequence_em(cfg.model, params, snapshot_images, K=cfg.K, noise=cfg.noise,
+                                     rng=np.random.default_rng(eval_rng_seed), gamma_init=cfg.gamma_init,
+                                     keep_all=False)
+                snapshots.append(tr.gamma[-1].astype(np.float16))
+            elif snapshot_images is not None:
                 tr = run_em(cfg.model, params, snapshot_images.reshape(len(snapshot_images), -1),
                             K=cfg.K, iterations=cfg.iterations, noise=cfg.noise,
                             rng=np.random.default_rng(eval_rng_seed), gamma_init=cfg.gamma_init,

@@ -31,12 +31,13 @@ from common.plotting import (SLOT_COLOURS, colourise, image_grid, iteration_colu
 from common.cli import redraw_scripts
 from common.runs import RunDataError, existing_run_dir, history_arrays, load_checked_npz, read_paper_run
 
-__all__ = ["RunDataError", "FIGURES", "GIF_NAME", "load_examples", "load_snapshots",
-           "make_figures", "make_gif"]
+__all__ = ["RunDataError", "FIGURES", "GIF_NAME", "SEQUENCE_GIF", "load_examples", "load_snapshots",
+           "make_figures", "make_gif", "make_sequence_gif"]
 
 FIGURES = ("dataset_examples.png", "learning_curves.png", "valid_ami.png", "em_iterations.png",
            "reconstructions.png", "ami_per_iteration.png")
 GIF_NAME = "binding_over_training.gif"
+SEQUENCE_GIF = "sequence.gif"      # flying shapes only (thesis Fig. 5.5 as an animation)
 HISTORY_KEYS = ("update", "train_loss", "valid_loss", "valid_ami_max", "valid_ami_arithmetic")
 
 
@@ -52,15 +53,18 @@ def _load_npz(path: Path, keys: dict[str, int]) -> dict[str, np.ndarray]:
     return load_checked_npz(path, keys, "neural_em_shapes.py")
 
 
-def load_examples(run_dir) -> dict[str, np.ndarray]:
+def load_examples(run_dir, *, sequences: bool = False) -> dict[str, np.ndarray]:
     """examples.npz, checked: images, labels (n, H, W); gamma (T+1, n, K, H*W) (index 0 =
-    gamma_0), psi (T, n, K, H*W)."""
+    gamma_0), psi (T, n, K, H*W). sequences=True (flying shapes): images and labels are
+    (n, T+1, H, W) and gamma[t] / psi[t - 1] belong to frame t (t >= 1)."""
     path = _run_dir(run_dir) / "examples.npz"
-    ex = _load_npz(path, {"images": 3, "labels": 3, "gamma": 4, "psi": 4})
-    n, H, W = ex["images"].shape
+    nd = 4 if sequences else 3
+    ex = _load_npz(path, {"images": nd, "labels": nd, "gamma": 4, "psi": 4})
+    n, H, W = ex["images"].shape[0], *ex["images"].shape[-2:]
     T1, n2, K, D = ex["gamma"].shape
-    if ex["labels"].shape != (n, H, W):
-        raise RunDataError(f"{str(path)!r}: labels {ex['labels'].shape} do not match images {(n, H, W)}")
+    if ex["labels"].shape != ex["images"].shape or (sequences and ex["images"].shape[1] != T1):
+        raise RunDataError(f"{str(path)!r}: labels {ex['labels'].shape} do not match images {ex['images'].shape}"
+                           f"{f' or gamma has not one entry per frame ({T1})' if sequences else ''}")
     if (n2, D) != (n, H * W) or ex["psi"].shape != (T1 - 1, n, K, D) or min(T1 - 1, n, K) < 1:
         raise RunDataError(f"{str(path)!r}: gamma {ex['gamma'].shape} and psi {ex['psi'].shape} should "
                            f"be (T+1, {n}, K, {H * W}) and (T, {n}, K, {H * W}) with T, K >= 1")
@@ -96,6 +100,10 @@ def _baselines(rec: dict) -> list[tuple[str, float]]:
         if math.isfinite(v):
             out.append((str(name), v))
     return out
+
+
+def _is_flying(rec: dict) -> bool:
+    return rec["config"].get("dataset") == "flying"
 
 
 def _is_smoke(rec: dict) -> bool:
@@ -243,6 +251,72 @@ def _ami_per_iteration(out: Path, rec: dict) -> Path:
     return out / "ami_per_iteration.png"
 
 
+# ----------------------------------------------------------------------------- flying shapes (sequences)
+
+def _sequence_examples(out: Path, rec: dict, ex: dict) -> Path:
+    imgs, labs = ex["images"][:4], ex["labels"][:4]                 # (n, F, H, W)
+    cols = iteration_columns(imgs.shape[1], 11)
+    rows = [[imgs[i, f] for f in cols] for i in range(len(imgs))]
+    rows += [[truth_colours(labs[i, f], imgs[i, f]) for f in cols] for i in range(min(2, len(imgs)))]
+    return image_grid(rows, titles=[f"frame {f}" for f in cols],
+                      row_labels=[f"test {i + 1}" for i in range(len(imgs))] + [f"groups {i + 1}" for i in range(min(2, len(imgs)))],
+                      path=out / "dataset_examples.png",
+                      suptitle=_title(rec, "Flying-shapes test sequences (grey = overlap of shapes)"))
+
+
+def _sequence_grouping(out: Path, rec: dict, ex: dict) -> Path:
+    """Thesis Fig. 5.5: per frame, the input, the argmax slot of the frame each step predicts, the truth."""
+    imgs, labs, gamma = ex["images"], ex["labels"], ex["gamma"]
+    T1, n, K, _ = gamma.shape
+    slots = gamma.argmax(axis=2).reshape(T1, n, *imgs.shape[2:])      # slots[t] groups frame t (t >= 1)
+    cols = iteration_columns(T1 - 1, 10) + 1
+    rows = []
+    for i in range(min(3, n)):
+        rows += [[imgs[i, t] for t in cols], [colourise(slots[t, i], imgs[i, t], K) for t in cols],
+                 [truth_colours(labs[i, t], imgs[i, t], slots[t, i], K) for t in cols]]
+    labels = [f"{w} {i + 1}" for i in range(min(3, n)) for w in ("frame", "slots", "truth")]
+    return image_grid(rows, titles=[f"t={t}" for t in cols], row_labels=labels, path=out / "em_iterations.png",
+                      suptitle=_title(rec, "Grouping of each frame by the step that predicts it (argmax γ)"))
+
+
+def _sequence_predictions(out: Path, rec: dict, ex: dict) -> Path:
+    imgs, gamma, psi = ex["images"], ex["gamma"], ex["psi"]
+    T, n, K, _ = psi.shape
+    H, W = imgs.shape[2:]
+    cols = iteration_columns(T, 10)                                  # psi[t] predicts frame t + 1
+    rows = [[imgs[0, t + 1] for t in cols], [soft_colourise(gamma[t + 1, 0].reshape(K, H, W).astype(np.float64),
+                                                            imgs[0, t + 1]) for t in cols]]
+    rows += [[_tint(psi[t, 0, k].reshape(H, W).astype(np.float64), SLOT_COLOURS[k]) for t in cols] for k in range(K)]
+    return image_grid(rows, titles=[f"t={t + 1}" for t in cols],
+                      row_labels=["frame", "soft γ", *(f"ψ slot {k + 1}" for k in range(K))],
+                      path=out / "reconstructions.png",
+                      suptitle=_title(rec, "Per-slot next-frame predictions ψ over a test sequence"))
+
+
+def make_sequence_gif(run_dir, *, fps: float = 3.0, upscale: int = 4) -> Path:
+    """Write ``sequence.gif`` (flying shapes): per frame, side by side, the frame, the argmax-slot
+    grouping and each slot's prediction ψ_k, for the first test sequence of examples.npz."""
+    from common.runs import prepare_out_dir
+    out = _run_dir(run_dir)
+    rec = _record(out)
+    ex = load_examples(out, sequences=True)
+    imgs, gamma, psi = ex["images"][0].astype(np.float64), ex["gamma"][:, 0], ex["psi"][:, 0]
+    T, K, _ = psi.shape
+    H, W = imgs.shape[1:]
+    frames = []
+    for t in range(1, T + 1):
+        slot = gamma[t].argmax(axis=0).reshape(H, W)
+        panels = [np.repeat(1 - imgs[t][..., None], 3, axis=-1), colourise(slot, imgs[t], K),
+                  *(_tint(psi[t - 1, k].reshape(H, W).astype(np.float64), SLOT_COLOURS[k]) for k in range(K))]
+        sep = np.full((H, 1, 3), 0.75)
+        frames.append(np.concatenate([q for j, p in enumerate(panels) for q in ((sep,) if j else ()) + (p,)], axis=1))
+    captions = [f"frame {t}: input | slots | ψ per slot" + (" (smoke test)" if _is_smoke(rec) else "")
+                for t in range(1, T + 1)]
+    prepare_out_dir(out)
+    return save_gif(np.stack(frames), out / SEQUENCE_GIF, fps=fps, upscale=upscale, captions=captions,
+                    hold_last_s=1.0)
+
+
 def make_figures(run_dir) -> list[Path]:
     """Write the six PNGs of FIGURES into ``run_dir`` and return their paths.
 
@@ -253,8 +327,12 @@ def make_figures(run_dir) -> list[Path]:
     out = _run_dir(run_dir)
     rec = _record(out)
     h = _history(rec)
-    ex = load_examples(out)
+    flying = _is_flying(rec)
+    ex = load_examples(out, sequences=flying)
     prepare_out_dir(out)  # writable? (a clear error rather than one from deep inside savefig)
+    if flying:
+        return [_sequence_examples(out, rec, ex), _learning_curves(out, rec, h), _valid_ami(out, rec, h),
+                _sequence_grouping(out, rec, ex), _sequence_predictions(out, rec, ex), _ami_per_iteration(out, rec)]
     return [_dataset_examples(out, rec, ex), _learning_curves(out, rec, h), _valid_ami(out, rec, h),
             _em_iterations(out, rec, ex), _reconstructions(out, rec, ex), _ami_per_iteration(out, rec)]
 

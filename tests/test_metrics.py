@@ -171,3 +171,18 @@ def test_grouping_score_rejects_nan_inf_and_fractional_labels(bad):
         grouping_score(t, p)
     with pytest.raises(ValueError, match="integer labels"):
         grouping_score(p, t)
+
+
+def test_ami_scores_match_grouping_score_for_each_normaliser():
+    from common.metrics import ami_scores
+    rng = np.random.default_rng(7)
+    t = rng.integers(0, 4, (20, 50))
+    p = rng.integers(0, 3, (20, 50))
+    t[3] = 0                                          # an unscored image stays NaN
+    got = ami_scores(t, p, ("max", "arithmetic", "geometric"))
+    for nm, (mean, per) in got.items():
+        ref_mean, ref_per = grouping_score(t, p, normalizer=nm)
+        assert mean == pytest.approx(ref_mean, abs=1e-12)
+        np.testing.assert_allclose(per, ref_per, atol=1e-12)
+    with pytest.raises(ValueError):
+        ami_scores(t.astype(float) + 0.5, p)
