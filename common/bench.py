@@ -3,6 +3,11 @@
 Prints the time of a (64x2500)x(2500x256) float32 matmul (the size of an AIR / N-EM layer on a
 batch) with 1 and with 2 BLAS threads, and the single-thread float32 GEMM GFLOP/s that the paper
 benchmarks use as their roofline.
+
+``python -m common.bench --layers [--widths 32:64,16:32] [--json PATH]`` instead times the
+convolution-era ops of ``common.layers`` (conv2d, nearest upsampling, layer norm, ELU; forward and
+backward) at the shapes of the conv RNN-EM cell (thesis Table 5.1) on 1 BLAS thread, against the
+single-thread GEMM (and, for the memory-bound ops, a plain copy) measured in the same run.
 """
 
 from __future__ import annotations
@@ -24,7 +29,8 @@ from common.parallel import set_workers
 from common.threads import blas_info, blas_threads, keep_freed_memory, set_blas_threads
 
 __all__ = ["time_matmul", "gemm_gflops", "time_grouping_score", "median_seconds", "roofline_report",
-           "Workload", "bench_main", "headline_estimate", "run_comparison", "format_table", "machine"]
+           "Workload", "bench_main", "headline_estimate", "run_comparison", "format_table", "machine",
+           "copy_gbs", "LAYER_WIDTHS", "layer_benchmark", "format_layer_table", "cli"]
 
 
 def time_matmul(m: int, k: int, n: int, *, threads: int = 1, repeats: int = 20,
@@ -297,13 +303,251 @@ def _passthrough(parser, args) -> list:
     return out
 
 
+
+# ----------------------------------------------------------------------------- the conv-era layers alone
+
+LAYER_WIDTHS = ((32, 64), (16, 32))     # (C1, C2): Table 5.1's widths, and the shrunk cell
+
+
+def copy_gbs(nbytes: int, *, repeats: int = 5) -> float:
+    """GB/s (bytes read + written) of copying a preallocated float32 array of ``nbytes`` bytes: the
+    roofline of the memory-bound ops (they do little arithmetic per byte)."""
+    src = np.ones(max(1, nbytes // 4), np.float32)
+    dst = np.empty_like(src)
+    return 2.0 * src.nbytes / median_seconds(lambda _: np.copyto(dst, src), repeats, warmup=1) / 1e9
+
+
+def _im2col_timed(x: np.ndarray, kh: int, kw: int, stride: int, pads) -> np.ndarray:
+    """The patch matrix (N Ho Wo, kh kw C) as ``common.layers.conv2d_forward`` builds it (zero
+    padding, a strided window view, one copy), so its cost can be timed apart from the GEMM."""
+    t, bo, l, r = pads
+    xp = np.pad(x, ((0, 0), (t, bo), (l, r), (0, 0))) if (t or bo or l or r) else x
+    win = np.lib.stride_tricks.sliding_window_view(xp, (kh, kw), axis=(1, 2))[:, ::stride, ::stride]
+    return np.ascontiguousarray(win.transpose(0, 1, 2, 4, 5, 3)).reshape(-1, kh * kw * x.shape[3])
+
+
+def _dx_by_convolution(stride: int, pads, kh: int, kw: int) -> bool:
+    """Whether ``common.layers.conv2d_backward`` computes dx as a convolution of dy (stride 1, no
+    padding wider than the kernel) rather than by col2im; mirrors its test, for the breakdown."""
+    t, bo, l, r = pads
+    return stride == 1 and min(kh - 1 - t, kh - 1 - bo, kw - 1 - l, kw - 1 - r) >= 0
+
+
+def _conv_parts(x, W, dy, stride, pads, repeats, warmup) -> dict:
+    """Median ms of the pieces of one conv's forward and backward, timed one at a time:
+    fwd_gemm (cols W), fwd_copy (im2col), bwd_gemm (dW = cols^T dy and the GEMM giving dx),
+    bwd_copy (col2im's kh kw strided adds, or the im2col of dy when dx is a convolution of dy)."""
+    from common.layers import _pads
+    kh, kw, C, F = W.shape
+    pads = _pads(pads)
+    ms = lambda f: 1e3 * median_seconds(lambda _: f(), repeats, warmup)
+    out = {"fwd_copy": ms(lambda: _im2col_timed(x, kh, kw, stride, pads))}
+    cols = _im2col_timed(x, kh, kw, stride, pads)
+    Wm = W.reshape(kh * kw * C, F)
+    d2 = dy.reshape(-1, F)
+    out["fwd_gemm"] = ms(lambda: cols @ Wm)
+    dw = ms(lambda: cols.T @ d2)
+    del cols
+    N, Ho, Wo, _ = dy.shape
+    if _dx_by_convolution(stride, pads, kh, kw):
+        t, bo, l, r = pads
+        # the kernel flipped in space with C and F swapped, over dy padded by kernel - 1 - pad
+        back = (kh - 1 - t, kh - 1 - bo, kw - 1 - l, kw - 1 - r)
+        Wt = np.ascontiguousarray(W[::-1, ::-1].transpose(0, 1, 3, 2)).reshape(kh * kw * F, C)
+        out["bwd_copy"] = ms(lambda: _im2col_timed(dy, kh, kw, 1, back))
+        dcols = _im2col_timed(dy, kh, kw, 1, back)
+        out["bwd_gemm"] = dw + ms(lambda: dcols @ Wt)
+        out["dx_method"] = "conv of dy"
+    else:
+        dcols = (d2 @ Wm.T).reshape(N, Ho, Wo, kh, kw, C)
+        out["bwd_gemm"] = dw + ms(lambda: d2 @ Wm.T)
+        t, bo, l, r = pads
+        xshape = (N, x.shape[1] + t + bo, x.shape[2] + l + r, C)      # the padded input
+
+        def col2im():
+            dxp = np.zeros(xshape, dy.dtype)
+            for i in range(kh):
+                for j in range(kw):
+                    dxp[:, i:i + stride * (Ho - 1) + 1:stride, j:j + stride * (Wo - 1) + 1:stride] += dcols[:, :, :, i, j]
+            return dxp
+        out["bwd_copy"] = ms(col2im)
+        out["dx_method"] = "col2im"
+    return out
+
+
+def layer_benchmark(repeats: int = 5, widths=LAYER_WIDTHS, *, n: int = 192, size: int = 28, warmup: int = 1,
+                    gemm_n: int = 1024, seed: int = 0) -> list[dict]:
+    """Time the convolution-era ops of ``common.layers`` at the shapes of the conv RNN-EM cell
+    (thesis Table 5.1), float32, with 1 BLAS thread, forward and backward separately.
+
+    n: slot images (192 = batch 64 x K 3); size: image side S (divisible by 4); widths: (C1, C2)
+    pairs. The ops of one width:
+        conv enc1   (n, S, S, 1) -> (n, S/2, S/2, C1), 4x4 stride 2 pad 1
+        conv enc2   (n, S/2, S/2, C1) -> (n, S/4, S/4, C2), 4x4 stride 2 pad 1
+        upsample    (n, S/4, S/4, C2) -> (n, S/2, S/2, C2), nearest x2 (before conv dec1)
+        conv dec1   (n, S/2, S/2, C2) -> (n, S/2, S/2, C1), 4x4 stride 1 pad (1, 2, 1, 2) ("SAME")
+        upsample    (n, S/2, S/2, C1) -> (n, S, S, C1) (before conv dec2)
+        conv dec2   (n, S, S, C1) -> (n, S, S, 1), 4x4 stride 1 pad (1, 2, 1, 2)
+        elu, layernorm on (n, S/2, S/2, C1); layer norm over the flattened S/2 S/2 C1 of each row
+    Returns one dict per (width, op, pass) with: ms (median of ``repeats`` calls after ``warmup``);
+    for a conv, flops (GEMM work: forward 2 n Ho Wo kh kw C F, backward twice that), gflops and
+    of_gemm (share of the single-thread float32 gemm_n^3 GEMM measured in this call), gemm_ms and
+    copy_ms (its GEMMs and its im2col / col2im, timed apart; see dx_method); for a memory-bound op,
+    bytes (its array arguments read and results written, once each), gbs, of_copy (share of a
+    plain float32 copy's GB/s) and of_conv (its time / that of the matching conv's same pass).
+    Keys that do not apply are None. ref_gemm_gflops and ref_copy_gbs are the two references.
+    The command line (``python -m common.bench --layers``) also keeps freed memory for reuse, as
+    every training CLI does (``common.threads.keep_freed_memory``).
+    """
+    from common.layers import (conv2d_backward, conv2d_forward, elu_backward, elu_forward, layernorm_backward,
+                               layernorm_forward, upsample_nearest_backward, upsample_nearest_forward)
+    if repeats < 1 or warmup < 0 or n < 1 or size < 4 or size % 4:
+        raise ValueError(f"need repeats >= 1, warmup >= 0, n >= 1 and size a positive multiple of 4; got "
+                         f"repeats={repeats}, warmup={warmup}, n={n}, size={size}")
+    widths = [tuple(int(c) for c in w) for w in widths]
+    if not widths or any(len(w) != 2 or min(w) < 1 for w in widths):
+        raise ValueError(f"widths must be (C1, C2) pairs of positive integers, got {widths}")
+    rng = np.random.default_rng(seed)
+    f32 = lambda *shape: rng.standard_normal(shape).astype(np.float32)
+    ms = lambda f: 1e3 * median_seconds(lambda _: f(), repeats, warmup)
+    S, SAME4 = size, (1, 2, 1, 2)
+    rows = []
+    with blas_threads(1):
+        gemm = gemm_gflops(gemm_n, threads=1)
+        copy = copy_gbs(4 * n * S * S * max(c1 for c1, _ in widths))   # the largest activation (n, S, S, C1)
+        for c1, c2 in widths:
+            width = f"{c1}/{c2}"
+            base = dict.fromkeys(("flops", "gflops", "of_gemm", "gemm_ms", "copy_ms", "dx_method", "bytes", "gbs",
+                                  "of_copy", "of_conv", "vs_conv"))
+            base.update(width=width, ref_gemm_gflops=gemm, ref_copy_gbs=copy)
+            conv_ms = {}
+            convs = {"enc1": ((n, S, S, 1), c1, 2, 1), "enc2": ((n, S // 2, S // 2, c1), c2, 2, 1),
+                     "dec1": ((n, S // 2, S // 2, c2), c1, 1, SAME4), "dec2": ((n, S, S, c1), 1, 1, SAME4)}
+            for name, (xshape, F, stride, pad) in convs.items():
+                x = f32(*xshape)
+                W = 0.1 * f32(4, 4, xshape[-1], F)
+                b = np.zeros(F, np.float32)
+                y, cache = conv2d_forward(x, W, b, stride, pad)
+                dy = f32(*y.shape)
+                flops = 2 * y.shape[0] * y.shape[1] * y.shape[2] * W.size
+                parts = _conv_parts(x, W, dy, stride, pad, repeats, warmup)
+                shape = f"{'x'.join(map(str, xshape[1:]))} -> {'x'.join(map(str, y.shape[1:]))}"
+                for pss, f, fl, fn in (("forward", "fwd", flops, lambda: conv2d_forward(x, W, b, stride, pad)),
+                                       ("backward", "bwd", 2 * flops, lambda: conv2d_backward(dy, cache))):
+                    t = ms(fn)
+                    conv_ms[(name, pss)] = t
+                    rows.append({**base, "op": f"conv {name}", "pass": pss, "shape": shape, "ms": t, "flops": fl,
+                                 "gflops": fl / t / 1e6, "of_gemm": fl / t / 1e6 / gemm, "gemm_ms": parts[f + "_gemm"],
+                                 "copy_ms": parts[f + "_copy"], "dx_method": parts["dx_method"] if f == "bwd" else None})
+                del cache, parts
+            # memory-bound ops: (name, matching conv, forward(), backward(), input shape, output shape,
+            # arrays of the output's size read + written forward, backward; the rest are input-sized)
+            h, dh = f32(n, S // 2, S // 2, c1), f32(n, S // 2, S // 2, c1)
+            ln_cache, elu_cache = layernorm_forward(h.reshape(n, -1))[1], elu_forward(h)[1]
+            small, mid = f32(n, S // 4, S // 4, c2), f32(n, S // 2, S // 2, c1)
+            up1_dy, up2_dy = f32(n, S // 2, S // 2, c2), f32(n, S, S, c1)
+            mem = (("upsample dec1", "dec1", small.shape, up1_dy.shape, lambda: upsample_nearest_forward(small, 2),
+                    lambda: upsample_nearest_backward(up1_dy, 2), (small.size + up1_dy.size,) * 2),
+                   ("upsample dec2", "dec2", mid.shape, up2_dy.shape, lambda: upsample_nearest_forward(mid, 2),
+                    lambda: upsample_nearest_backward(up2_dy, 2), (mid.size + up2_dy.size,) * 2),
+                   # layer norm: x -> xhat; (dy, xhat) -> dx.  ELU: a -> h; (dh, a, h) -> dx
+                   ("layernorm", "enc1", h.shape, h.shape, lambda: layernorm_forward(h.reshape(n, -1)),
+                    lambda: layernorm_backward(dh.reshape(n, -1), ln_cache), (2 * h.size, 3 * h.size)),
+                   ("elu", "enc1", h.shape, h.shape, lambda: elu_forward(h), lambda: elu_backward(dh, elu_cache),
+                    (2 * h.size, 4 * h.size)))
+            for name, vs, ishape, oshape, fwd, bwd, elems in mem:
+                shape = f"{'x'.join(map(str, ishape[1:]))} -> {'x'.join(map(str, oshape[1:]))}"
+                for pss, fn, e in (("forward", fwd, elems[0]), ("backward", bwd, elems[1])):
+                    t = ms(fn)
+                    nbytes = 4 * e
+                    rows.append({**base, "op": name, "pass": pss, "shape": shape, "ms": t, "bytes": nbytes,
+                                 "gbs": nbytes / t / 1e6, "of_copy": nbytes / t / 1e6 / copy,
+                                 "of_conv": t / conv_ms[(vs, pss)], "vs_conv": vs})
+    return rows
+
+
+def format_layer_table(rows: list[dict], *, n: int | None = None, repeats: int | None = None) -> str:
+    """The rows of :func:`layer_benchmark` as a markdown table, with per-width totals and the references."""
+    f = lambda v, fmt: "" if v is None else format(v, fmt)
+    head = ("| width C1/C2 | op | pass | shape (H x W x C)" + (f", N = {n}" if n else "") + " | ms | GEMM ms | "
+            "im2col / col2im ms | GFLOP | GFLOP/s | of GEMM | GB/s | of copy | of conv |")
+    lines = [head, "|" + "---|" * (head.count("|") - 1)]
+    for r in rows:
+        copy_ms = f(r["copy_ms"], ".1f") + (f" ({r['dx_method']})" if r["dx_method"] else "")
+        lines.append("| " + " | ".join([
+            r["width"], r["op"], r["pass"], r["shape"], f"{r['ms']:.1f}", f(r["gemm_ms"], ".1f"), copy_ms,
+            f(r["flops"] and r["flops"] / 1e9, ".3f"), f(r["gflops"], ".1f"), f(r["of_gemm"], ".0%"),
+            f(r["gbs"], ".1f"), f(r["of_copy"], ".0%"),
+            "" if r["of_conv"] is None else f"{r['of_conv']:.0%} of {r['vs_conv']}"]) + " |")
+    lines.append("")
+    for w in dict.fromkeys(r["width"] for r in rows):
+        tot = {(k, p): sum(r["ms"] for r in rows if r["width"] == w and r["pass"] == p
+                           and r["op"].startswith("conv") == (k == "conv")) for k in ("conv", "other") for p in ("forward", "backward")}
+        lines.append(f"width {w}: convs {tot[('conv', 'forward')]:.1f} ms forward + {tot[('conv', 'backward')]:.1f} ms "
+                     f"backward; upsampling, layer norm and ELU {tot[('other', 'forward')]:.1f} + "
+                     f"{tot[('other', 'backward')]:.1f} ms")
+    r0 = rows[0]
+    lines.append(f"References (same run, 1 thread): float32 GEMM {r0['ref_gemm_gflops']:.1f} GFLOP/s; float32 copy "
+                 f"{r0['ref_copy_gbs']:.1f} GB/s (read + write). " + (f"Medians of {repeats} call(s) after warm-up. " if repeats else "")
+                 + "GEMM ms / im2col-col2im ms: those pieces timed apart (the rest is padding, bias, allocation).")
+    return "\n".join(lines)
+
+
+def _width_pairs(text: str) -> tuple[tuple[int, int], ...]:
+    """--widths: comma-separated C1:C2 pairs, e.g. "32:64,16:32"."""
+    from common.cli import positive_int
+    try:
+        pairs = tuple(tuple(positive_int(c) for c in item.split(":")) for item in text.split(",") if item.strip())
+    except argparse.ArgumentTypeError as e:
+        raise argparse.ArgumentTypeError(f"expected C1:C2 pairs such as 32:64,16:32; {e}") from None
+    if not pairs or any(len(p) != 2 for p in pairs):
+        raise argparse.ArgumentTypeError(f"expected C1:C2 pairs such as 32:64,16:32, got {text!r}")
+    return pairs
+
+
+def _layers_main(args) -> int:
+    from common.cli import UsageError
+    out = Path(args.json) if args.json else None
+    if out is not None:         # refuse a bad path before minutes of timing, not after
+        if out.is_dir():
+            raise UsageError(f"--json {out}: is a directory; give a file path such as results/layers.json")
+        try:
+            out.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as e:
+            raise UsageError(f"--json {out}: cannot create its directory ({e.strerror})") from None
+    keep_freed_memory()         # as every training CLI does, so the figures are those of a training run
+    repeats = args.repeats or 5
+    rows = layer_benchmark(repeats, args.widths or LAYER_WIDTHS)
+    print(format_layer_table(rows, n=192, repeats=repeats))
+    if out is not None:
+        result = {"rows": rows, "repeats": repeats, "images": 192, "machine": machine(),
+                  "command": "python -m common.bench " + " ".join(sys.argv[1:] if args.argv is None else args.argv)}
+        try:
+            out.write_text(json.dumps(result, indent=1) + "\n")
+        except OSError as e:
+            raise UsageError(f"--json {out}: cannot write ({e.strerror})") from None
+    return 0
+
+
 def main(argv=None) -> int:
-    p = argparse.ArgumentParser(prog="python -m common.bench", description=__doc__,
+    from common.cli import UsageError
+    p = argparse.ArgumentParser(prog="python -m common.bench", description=__doc__, allow_abbrev=False,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--repeats", type=int, default=20, help="timed repetitions (median reported)")
+    p.add_argument("--repeats", type=int, default=None,
+                   help="timed repetitions (median reported; default 20, with --layers 5)")
+    p.add_argument("--layers", action="store_true",
+                   help="time conv2d, upsampling, layer norm and ELU of common.layers at the conv RNN-EM shapes instead")
+    p.add_argument("--widths", type=_width_pairs, help="with --layers: C1:C2 widths (default 32:64,16:32)")
+    p.add_argument("--json", metavar="PATH", help="with --layers: also write the figures as JSON")
     args = p.parse_args(argv)
-    if args.repeats < 1:
+    args.argv = argv
+    if args.repeats is not None and args.repeats < 1:
         p.error("--repeats must be >= 1")
+    if args.layers:
+        return _layers_main(args)
+    if args.widths or args.json:
+        raise UsageError(f"{'--widths' if args.widths else '--json'} goes with --layers")
+    args.repeats = args.repeats or 20
     libs = blas_info()
     for lib in libs:
         print(f"BLAS: {lib.get('internal_api')} {lib.get('version')} "
@@ -321,5 +565,11 @@ def main(argv=None) -> int:
     return 0
 
 
+def cli(argv=None) -> int:
+    """``main`` with user mistakes as one line and exit code 2 (``common.cli.run_main``)."""
+    from common.cli import run_main
+    return run_main(main, argv, prog="python -m common.bench")
+
+
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(cli())

@@ -28,7 +28,7 @@ PROG = "neural_em_shapes.py"
 N_EXAMPLES = 8
 GENERALISATION_SEQUENCES = 500   # flying: sequences per generalisation cell and static-transfer images
 TRANSFER_STEPS = 50              # flying: frames a static image is held for (static transfer)
-CONFIG_FLAGS = ("dataset", "shapes", "model", "K", "iterations", "hidden", "updates", "batch", "lr", "lr_final", "clip", "noise",
+CONFIG_FLAGS = ("dataset", "shapes", "model", "K", "iterations", "hidden", "channels", "mlp", "updates", "batch", "lr", "lr_final", "clip", "noise",
                 "loss_iterations", "gamma_grad", "gamma_init", "restarts", "n_train", "n_test", "eval_every",
                 "select")
 # Old spellings that now mean something else or nothing: stop with exit 2 and say what to type.
@@ -47,10 +47,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--dataset", choices=["static", "flying"], default=None,
                    help="static shapes (default) or flying-shapes sequences (presets flying3, flying5)")
     p.add_argument("--shapes", type=positive_int, default=None, help="shapes per image / sequence")
-    p.add_argument("--model", choices=["rnn-em", "n-em"], default=None, help="cell (default: rnn-em)")
+    p.add_argument("--model", choices=["rnn-em", "n-em", "conv-rnn-em"], default=None,
+                   help="cell (default: rnn-em; conv-rnn-em: thesis Table 5.1, flying shapes)")
     p.add_argument("--K", type=positive_int, default=None, help="number of slots")
     p.add_argument("--iterations", type=positive_int, default=None, help="EM iterations T")
     p.add_argument("--hidden", type=positive_int, default=None, help="hidden units / latent size")
+    p.add_argument("--channels", type=positive_int, default=None,
+                   help="conv-rnn-em: channels of the first conv layer (Table 5.1: 32; the second has twice)")
+    p.add_argument("--mlp", type=positive_int, default=None, help="conv-rnn-em: dense layer width (Table 5.1: 512)")
     p.add_argument("--updates", type=positive_int, default=None, help="training length in optimiser updates")
     p.add_argument("--batch", type=positive_int, default=None, help="batch size")
     p.add_argument("--lr", type=positive_float, default=None, help="Adam learning rate")

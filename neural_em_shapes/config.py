@@ -17,10 +17,12 @@ class NEMConfig:
     dataset: str = "static"        # "static" shapes (Sec. 5.3.1) or "flying" shapes sequences (Sec. 5.3.2:
                                    # one EM iteration per frame, next-step prediction)
     shapes: int = 3                # shapes per image / sequence
-    model: str = "rnn-em"          # "rnn-em" or "n-em"
+    model: str = "rnn-em"          # "rnn-em", "n-em" or "conv-rnn-em" (flying shapes: thesis Table 5.1's cell)
     K: int = 3                     # slots (thesis text; the authors' command uses 4)
     iterations: int = 15           # EM iterations T (flying: frames fed, sequences hold T + 1 frames)
     hidden: int = 250              # RNN hidden units / N-EM latent size
+    channels: int = 32             # conv-rnn-em: channels of the first conv layer (the second has twice)
+    mlp: int = 512                 # conv-rnn-em: units of the dense encoder / decoder layers
     noise: float = 0.1             # bit-flip probability of the network input (train and test)
     loss_iterations: str = "all"   # "last" (paper's static config), "all" (mean over iterations) or
                                    # "linear" (weights proportional to t: later iterations count more)
@@ -93,6 +95,10 @@ def memory_bytes(c: NEMConfig, D: int = 784) -> float:
     H, T, K = c.hidden, c.iterations, c.K
     P = (D + H) * H + H + H * D + D if c.model == "rnn-em" else D * H
     bptt = T * c.batch * K * (10 * D + 4 * H)
+    if c.model == "conv-rnn-em":       # im2col matrices of the four convs dominate the BPTT caches
+        C1, M, F = c.channels, c.mlp, (D // 16) * 2 * c.channels
+        P = 16 * (C1 + 3 * C1 * C1 + C1) + 2 * F * M + (M + H) * H + H * M
+        bptt = T * c.batch * K * (D // 4 * 16 + D // 16 * 16 * C1 + D // 4 * 32 * C1 + D * 16 * C1 + 12 * D + 8 * F)
     trace = 4 * (T + 1) * max(c.n_test, c.n_valid) * K * D
     # Flying shapes keep every split's T + 1 frames: uint8 images, int16 labels + bool overlap (valid, test).
     frames = (T + 1) * D * (c.n_train + 4 * (c.n_valid + c.n_test)) if c.dataset == "flying" else 0
@@ -104,9 +110,9 @@ def _validate(c: NEMConfig) -> None:
         raise ValueError(f"dataset must be 'static' or 'flying', got {c.dataset!r}")
     if c.shapes < 1:
         raise ValueError(f"shapes must be >= 1, got {c.shapes}")
-    if c.model not in ("rnn-em", "n-em"):
-        raise ValueError(f"model must be 'rnn-em' or 'n-em', got {c.model!r}")
-    for name in ("K", "iterations", "restarts", "hidden", "batch", "updates", "n_train", "n_valid", "n_test", "eval_every"):
+    if c.model not in ("rnn-em", "n-em", "conv-rnn-em"):
+        raise ValueError(f"model must be 'rnn-em', 'n-em' or 'conv-rnn-em', got {c.model!r}")
+    for name in ("K", "iterations", "restarts", "hidden", "channels", "mlp", "batch", "updates", "n_train", "n_valid", "n_test", "eval_every"):
         if getattr(c, name) < 1:
             raise ValueError(f"{name} must be >= 1, got {getattr(c, name)}")
     if not 0.0 <= c.noise < 0.5:

@@ -38,6 +38,7 @@ from common.layers import glorot, mm, outer, sigmoid
 from common.mixture import merge_restarts, mixture_loglik, pixel_likelihoods, slot_argmax
 from common.parallel import chunk_starts, map_chunks
 from common.seeding import initial_gamma
+from neural_em_shapes.conv_cell import conv_cell_backward, conv_cell_forward, conv_state_size, init_conv_params
 
 __all__ = ["init_params", "flip_noise", "loss_weights", "pixel_terms_forward", "pixel_terms_backward",
            "e_step_forward", "e_step_backward", "loss_forward", "loss_backward", "rnn_cell_forward",
@@ -45,7 +46,7 @@ __all__ = ["init_params", "flip_noise", "loss_weights", "pixel_terms_forward", "
            "unrolled_forward", "unrolled_backward", "loss_and_grads", "em_in_chunks", "run_em", "run_sequence_em",
            "EMTrace"]
 
-MODELS = ("rnn-em", "n-em")
+MODELS = ("rnn-em", "n-em", "conv-rnn-em")
 COMPUTE_CHUNK = 100   # images per EM chunk in run_em: (100, K, 784) float32 arrays stay in the L2 cache
                       # (measured 18% faster than 500 at once); chunks run in parallel with --threads > 1
 
@@ -56,18 +57,22 @@ COMPUTE_CHUNK = 100   # images per EM chunk in run_em: (100, K, 784) float32 arr
 # ----------------------------------------------------------------------------- parameters, noise, init
 
 def init_params(model: str, D: int, H: int, rng: np.random.Generator, *, dtype=np.float32,
-                eta: float = -1.0) -> dict[str, np.ndarray]:
+                eta: float = -1.0, channels: int = 32, mlp: int = 512) -> dict[str, np.ndarray]:
     """Glorot-uniform weights, zero biases (authors' initialisation).
 
     rnn-em: W_in (D, H), W_rec (H, H), b_h (H,), W_out (H, D), b_out (D,)
     n-em:   W (D, H) shared by encoder step and decoder, eta () learnable step size. With
             u = gamma * (psi - x), a negative eta makes the update a descent step on the loss.
+    conv-rnn-em: the convolutional cell of thesis Table 5.1 (``conv_cell``) with H recurrent
+            units, ``channels`` in the first conv layer and ``mlp`` units in the dense layers.
     """
     if model == "rnn-em":
         return {"W_in": glorot(rng, D, H, dtype), "W_rec": glorot(rng, H, H, dtype),
                 "b_h": np.zeros(H, dtype), "W_out": glorot(rng, H, D, dtype), "b_out": np.zeros(D, dtype)}
     if model == "n-em":
         return {"W": glorot(rng, D, H, dtype), "eta": np.asarray(eta, dtype=dtype)}
+    if model == "conv-rnn-em":
+        return init_conv_params(D, H, channels, mlp, rng, dtype=dtype)
     raise ValueError(f"unknown model {model!r}; choose one of {MODELS}")
 
 
@@ -272,6 +277,8 @@ def nem_cell_backward(dz: np.ndarray, do: np.ndarray, cache: NEMCache, p: dict):
 
 
 def _state_size(model: str, p: dict) -> int:
+    if model == "conv-rnn-em":
+        return conv_state_size(p)
     return p["W_rec"].shape[0] if model == "rnn-em" else p["W"].shape[1]
 
 
@@ -280,7 +287,7 @@ def _state_size(model: str, p: dict) -> int:
 class StepCache(NamedTuple):
     gamma_in: np.ndarray     # gamma_{t-1}, the input assignment (B, K, D)
     delta: np.ndarray        # psi_{t-1} - x_noisy_t (B, K, D)
-    cell: tuple              # RNNCache or NEMCache
+    cell: tuple              # RNNCache, NEMCache or conv_cell.ConvCellCache
     terms: TermsCache
     loss: LossCache
 
@@ -326,8 +333,10 @@ def unrolled_forward(model: str, p: dict, x: np.ndarray, x_noisy: np.ndarray, ga
             np.multiply(gamma, delta, out=inp[..., :D])
             inp[..., D:] = state
             (state, o), ccache = rnn_cell_forward(inp, p)
-        else:
+        elif model == "n-em":
             (state, o), ccache = nem_cell_forward(gamma * delta, state, p)
+        else:
+            (state, o), ccache = conv_cell_forward(gamma * delta, state, p)
         (bce, kl, psi), tcache = pixel_terms_forward(o, x[t] if x.ndim == 3 else x)
         gamma_new = e_step_forward(bce)[0] if fixed_gammas is None else fixed_gammas[t]
         lt, lcache = loss_forward(bce, kl, gamma_new, inter_weight)
@@ -384,7 +393,10 @@ def unrolled_backward(model: str, p: dict, caches, *, loss_weights, gamma_grad: 
             if t > 0:
                 du, dstate = dinp[..., :D], dinp[..., D:]
         else:
-            du, dstate, g = nem_cell_backward(dstate, do, c.cell, p)
+            if model == "n-em":
+                du, dstate, g = nem_cell_backward(dstate, do, c.cell, p)
+            else:
+                du, dstate, g = conv_cell_backward(dstate, do, c.cell, p, need_du=t > 0)
             for k, v in g.items():
                 grads[k] += v
     if model == "rnn-em":

@@ -39,7 +39,7 @@ def train(cfg: NEMConfig, data: dict, rng: np.random.Generator, *, progress: boo
     """
     flying = cfg.dataset == "flying"
     D = data["train"].images[0, 0].size if flying else data["train"].images[0].size
-    params = init_params(cfg.model, D, cfg.hidden, rng, eta=cfg.eta_init)
+    params = init_params(cfg.model, D, cfg.hidden, rng, eta=cfg.eta_init, channels=cfg.channels, mlp=cfg.mlp)
     opt = Adam(lr=cfg.lr, clip_norm=cfg.clip or None)
     w = loss_weights(cfg)
     # Static: (N, D) float32. Flying: (N, T + 1, D) uint8 sequences, a batch is cast when drawn.

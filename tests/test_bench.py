@@ -45,3 +45,48 @@ def test_bench_refuses_compare_without_torch_in_one_line(tmp_path, monkeypatch):
     with pytest.raises(SystemExit) as e:
         main(["--dataset", "bars", "--compare", "torch"])
     assert e.value.code == 2
+
+
+def test_layer_benchmark_rows_and_flop_counts():
+    # Tiny sizes and one call each: what is checked is the bookkeeping (keys, the GEMM FLOPs of each
+    # conv, the bytes of the memory-bound ops), never a time.
+    from common.bench import format_layer_table, layer_benchmark
+    n, S, c1, c2 = 2, 8, 2, 3
+    rows = layer_benchmark(1, ((c1, c2),), n=n, size=S, warmup=0, gemm_n=32)
+    keys = {"width", "op", "pass", "shape", "ms", "flops", "gflops", "of_gemm", "gemm_ms", "copy_ms", "dx_method",
+            "bytes", "gbs", "of_copy", "of_conv", "vs_conv", "ref_gemm_gflops", "ref_copy_gbs"}
+    assert all(set(r) == keys for r in rows)
+    by = {(r["op"], r["pass"]): r for r in rows}
+    assert len(by) == len(rows) == 16 and {r["width"] for r in rows} == {f"{c1}/{c2}"}
+    # conv forward: 2 N Ho Wo kh kw C F; backward twice that
+    convs = {"conv enc1": (S // 2, 1, c1), "conv enc2": (S // 4, c1, c2), "conv dec1": (S // 2, c2, c1),
+             "conv dec2": (S, c1, 1)}
+    for op, (Ho, C, F) in convs.items():
+        fwd = 2 * n * Ho * Ho * 4 * 4 * C * F
+        assert by[(op, "forward")]["flops"] == fwd and by[(op, "backward")]["flops"] == 2 * fwd
+        assert by[(op, "backward")]["dx_method"] == ("col2im" if "enc" in op else "conv of dy")
+        for p in ("forward", "backward"):
+            r = by[(op, p)]
+            assert r["gflops"] == pytest.approx(r["flops"] / r["ms"] / 1e6)
+            assert r["of_gemm"] == pytest.approx(r["gflops"] / r["ref_gemm_gflops"], rel=0.01)
+            assert r["bytes"] is None and r["of_conv"] is None
+    x = n * (S // 2) ** 2 * c1                  # elements of the (N, S/2, S/2, C1) map of LN and ELU
+    assert by[("layernorm", "forward")]["bytes"] == 4 * 2 * x and by[("elu", "backward")]["bytes"] == 4 * 4 * x
+    assert by[("upsample dec2", "backward")]["bytes"] == 4 * 5 * n * (S // 2) ** 2 * c1
+    for r in rows:
+        if r["bytes"] is not None:
+            assert r["flops"] is None and r["vs_conv"] in ("enc1", "dec1", "dec2")
+            conv = by[(f"conv {r['vs_conv']}", r["pass"])]
+            assert r["of_conv"] == pytest.approx(r["ms"] / conv["ms"])
+    table = format_layer_table(rows, n=n, repeats=1)
+    assert table.count("\n| 2/3 |") == 16 and "GFLOP/s" in table and "GB/s" in table
+
+
+def test_layers_cli_mistakes_are_one_line_and_exit_2(capsys):
+    from common.bench import cli
+    assert cli(["--json", "x.json"]) == 2                     # --json without --layers
+    err = capsys.readouterr().err.strip()
+    assert err.count("\n") == 0 and "--layers" in err
+    with pytest.raises(SystemExit) as e:
+        cli(["--layers", "--widths", "32"])
+    assert e.value.code == 2 and "C1:C2" in capsys.readouterr().err

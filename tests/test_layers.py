@@ -125,10 +125,11 @@ def _conv_naive(x, W, b, stride, pad):
     return y
 
 
-@pytest.mark.parametrize("stride, pad", [(1, 0), (2, 1), (2, (1, 2, 0, 1)), (1, 2)])
+@pytest.mark.parametrize("stride, pad", [(1, 0), (2, 1), (2, (1, 2, 0, 1)), (1, 2), (1, (1, 2, 1, 2)), (1, (4, 0, 1, 5))])
 def test_conv2d_matches_the_definition_and_its_gradients_check(stride, pad):
     """Stride 2 with padding 1 on 4x4 kernels is the 28 -> 14 -> 7 encoder of RNN-EM on flying
-    shapes (thesis Table 5.1)."""
+    shapes (thesis Table 5.1); stride 1 with (1, 2, 1, 2) its decoder ("SAME"), whose input
+    gradient is a convolution of dy; padding wider than the kernel falls back to col2im."""
     from common.layers import conv2d_backward, conv2d_forward
     r = _rng()
     p = {"x": r.normal(size=(2, 7, 6, 3)), "W": r.normal(size=(4, 4, 3, 5)) * 0.3, "b": r.normal(size=5)}

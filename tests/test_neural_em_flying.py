@@ -133,3 +133,71 @@ def test_flying_quick_cli_writes_a_valid_run(tmp_path):
     assert {(g["shapes"], g["K"]) for g in m["generalisation"]} == {(3, 3), (3, 5), (5, 5), (5, 3)}
     assert "kmeans_coords_K3" in rec["baselines"] and "static_transfer" in m
     assert list(out.glob("*.png")) and list(out.glob("*.gif"))
+
+
+# ----------------------------------------------------------------------------- the conv cell (Table 5.1)
+
+def _conv_problem(seed=0, S=8, B=2, Kc=2, T=3):
+    rng = np.random.default_rng(seed)
+    Dc = S * S
+    frames = (rng.random((T + 1, B, Dc)) < 0.4).astype(np.float64)
+    p = init_params("conv-rnn-em", Dc, 3, rng, dtype=np.float64, channels=2, mlp=5)
+    # Generic layer-norm gains and biases, so no gradient is trivially symmetric or zero.
+    p = {k: v + 0.3 * rng.standard_normal(v.shape) for k, v in p.items()}
+    return p, frames[1:], flip_noise(frames[:-1], 0.2, rng), initial_gamma(B, Kc, Dc, rng, dtype=np.float64)
+
+
+def test_conv_cell_step_gradients():
+    from neural_em_shapes.conv_cell import conv_cell_backward, conv_cell_forward
+    p, x, xn, g0 = _conv_problem()
+    rng = np.random.default_rng(1)
+    u, h0 = rng.standard_normal(g0.shape), rng.random((2, 2, 3))
+    wh, wo = rng.standard_normal((2, 2, 3)), rng.standard_normal(g0.shape)
+    f = lambda: float(np.sum(conv_cell_forward(u, h0, p)[0][0] * wh) + np.sum(conv_cell_forward(u, h0, p)[0][1] * wo))  # noqa: E731
+    _, cache = conv_cell_forward(u, h0, p)
+    du, dh0, grads = conv_cell_backward(wh, wo, cache, p)
+    check_gradients(f, p, grads).assert_ok(1e-6)
+    check_gradients(f, {"u": u, "h0": h0}, {"u": du, "h0": dh0}).assert_ok(1e-6)
+    # The first step's shortcut (no input gradient) gives the same weight gradients.
+    _, _, g_first = conv_cell_backward(wh, wo, cache, p, need_du=False)
+    for k in grads:
+        np.testing.assert_allclose(g_first[k], grads[k], rtol=1e-12, atol=1e-12)
+
+
+@pytest.mark.parametrize("gamma_grad", [False, True])
+def test_conv_rnn_em_unrolled_next_step_loss_gradients(gamma_grad):
+    p, x, xn, g0 = _conv_problem()
+    w = np.full(len(x), 1.0 / len(x))
+    _, grads, _ = loss_and_grads("conv-rnn-em", p, x, xn, g0, loss_weights=w, gamma_grad=gamma_grad)
+    fixed = None if gamma_grad else unrolled_forward("conv-rnn-em", p, x, xn, g0, loss_weights=w, keep=True)[2]["gamma"]
+    report = check_gradients(lambda: unrolled_forward("conv-rnn-em", p, x, xn, g0, loss_weights=w,
+                                                      fixed_gammas=fixed)[0], p, grads)
+    report.assert_ok(1e-6)
+    # The check can fail: a 5 % error in one gradient, or a missing one, is caught.
+    bad = dict(grads, **{"dec.conv1.W": grads["dec.conv1.W"] * 1.05})
+    with pytest.raises(AssertionError):
+        check_gradients(lambda: unrolled_forward("conv-rnn-em", p, x, xn, g0, loss_weights=w,
+                                                 fixed_gammas=fixed)[0], p, bad).assert_ok(1e-6)
+
+
+def test_inference_groups_sequences_of_a_flying_run(tmp_path):
+    from common.inference import InputError
+    from neural_em_shapes.inference import load_run
+    out = tmp_path / "f"
+    r = subprocess.run([sys.executable, "neural_em_shapes/neural_em_shapes.py", "--preset", "flying5", "--quick",
+                        "--model", "conv-rnn-em", "--channels", "2", "--mlp", "8", "--hidden", "4", "--updates", "2",
+                        "--eval-every", "1", "--n-test", "20", "--no-figures", "--out", str(out)],
+                       cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert r.returncode == 0, r.stderr
+    model = load_run(out)
+    assert model.cfg.model == "conv-rnn-em" and model.cfg.K == 5
+    seqs = make_flying_shapes(2, np.random.default_rng(0), frames=4)
+    g = model.run_sequences(seqs.images.astype(np.float32))     # uint8 would mean 0..255
+    assert g.labels.shape == (2, 3, 28, 28) and g.gamma.shape == (2, 3, 5, 28, 28)
+    assert ((g.labels >= 0) == (seqs.images[:, 1:] > 0)).all()
+    assert model.run_sequences(seqs.images[0].astype(bool)).labels.shape == (1, 3, 28, 28)
+    assert g.save_png(tmp_path / "s.png").exists()
+    with pytest.raises(InputError):
+        model.run_sequences(np.zeros((1, 28, 28)))
+    with pytest.raises(InputError):
+        model.run_sequences(np.full((3, 28, 28), np.nan))
