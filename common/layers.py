@@ -226,6 +226,47 @@ def upsample_nearest_backward(dy: np.ndarray, factor: int) -> np.ndarray:
     return dy.reshape(N, H // factor, factor, W // factor, factor, C).sum(axis=(2, 4))
 
 
+# The 3 x 4 maps from a 4-tap kernel to the 3 taps (offsets -1, 0, +1 on the small input) that
+# nearest-neighbour x2 upsampling followed by the kernel reaches, for even (0) and odd (1) outputs.
+_UP2_TAPS = np.array([[[1, 0, 0, 0], [0, 1, 1, 0], [0, 0, 0, 1]],
+                      [[0, 0, 0, 0], [1, 1, 0, 0], [0, 0, 1, 1]]], dtype=np.float64)
+
+
+def upsample_conv2d_forward(x: np.ndarray, W: np.ndarray, b: np.ndarray):
+    """conv2d(upsample_nearest(x, 2), W, b, stride 1, pad (1, 2, 1, 2)) -- the decoder block of
+    thesis Table 5.1 with TensorFlow's "SAME" padding -- computed on the small input.
+
+    x: (N, H, W, C); W: (4, 4, C, F); b: (F,). Output pixel (2m + r, 2n + s) only sees the 3 x 3
+    neighbourhood of x[m, n], through a kernel made of sums of W's taps (``_UP2_TAPS``): the four
+    output phases are one 3 x 3 convolution of x with 4 F output channels, then interleaved. Equal
+    to the two ops in sequence, with a 7x smaller im2col matrix and 1.8x fewer multiply-adds.
+    Returns (y (N, 2H, 2W, F), cache).
+    """
+    kh, kw, C, F = W.shape
+    if (kh, kw) != (4, 4):
+        raise ValueError(f"upsample_conv2d needs a 4x4 kernel, got {kh}x{kw}")
+    A = _UP2_TAPS.astype(W.dtype)
+    E = np.einsum("rpa,sqb,abcf->pqcrsf", A, A, W).reshape(3, 3, C, 4 * F)
+    z, cache = conv2d_forward(x, E, np.zeros(4 * F, W.dtype), 1, 1)
+    N, H, Wd, _ = z.shape
+    y = z.reshape(N, H, Wd, 2, 2, F).transpose(0, 1, 3, 2, 4, 5).reshape(N, 2 * H, 2 * Wd, F) + b
+    return y, (cache, F)
+
+
+def upsample_conv2d_backward(dy: np.ndarray, cache):
+    """dy: (N, 2H, 2W, F) -> (dx (N, H, W, C), {"W": (4, 4, C, F), "b": (F,)}): the 3 x 3
+    convolution's gradients, its kernel gradient mapped back onto the 4 x 4 taps (transpose of
+    the tap sums)."""
+    conv_cache, F = cache
+    N, H2, W2, _ = dy.shape
+    dz = dy.reshape(N, H2 // 2, 2, W2 // 2, 2, F).transpose(0, 1, 3, 2, 4, 5).reshape(N, H2 // 2, W2 // 2, 4 * F)
+    dx, g = conv2d_backward(dz, conv_cache)
+    dE = g["W"].reshape(3, 3, -1, 2, 2, F)
+    A = _UP2_TAPS.astype(dy.dtype)
+    dW = np.einsum("rpa,sqb,pqcrsf->abcf", A, A, dE)
+    return dx, {"W": dW, "b": dy.reshape(-1, F).sum(0)}
+
+
 def elu_forward(a: np.ndarray, alpha: float = 1.0):
     """ELU: a for a > 0, alpha (exp(a) - 1) otherwise. Returns (h, cache)."""
     h = np.where(a > 0, a, np.asarray(alpha, a.dtype) * np.expm1(np.minimum(a, 0)))

@@ -14,7 +14,9 @@ Table 5.1: S = 28, C1 = 32, C2 = 64, M = 512, 100 recurrent units (``hidden``). 
 linear map -> layer norm -> activation (the authors' order); a layer followed by layer norm has no
 bias (the norm's own bias replaces it, as in the authors' TensorFlow layers). Layer norm of a
 feature map normalises over all of (H, W, C) per slot image, with a gain and bias per channel.
-The stride-1 convolutions pad like TensorFlow's "SAME" for an even kernel: 1 before, 2 after.
+The stride-1 convolutions pad like TensorFlow's "SAME" for an even kernel: 1 before, 2 after;
+each with the upsampling before it is one op (``common.layers.upsample_conv2d_forward``), computed
+on the small input.
 
 Every layer is a forward/backward pair from ``common.layers``; the cell keeps one named tuple of
 their caches. Parameters are namespaced (``enc.conv1.W``, ``rnn.ln.g``, ``dec.conv2.b``).
@@ -27,12 +29,9 @@ from typing import NamedTuple
 import numpy as np
 
 from common.layers import (conv2d_backward, conv2d_forward, elu_backward, elu_forward, glorot, layernorm_backward,
-                           layernorm_forward, mm, outer, sigmoid, upsample_nearest_backward, upsample_nearest_forward)
+                           layernorm_forward, mm, outer, sigmoid, upsample_conv2d_backward, upsample_conv2d_forward)
 
 __all__ = ["init_conv_params", "conv_cell_forward", "conv_cell_backward", "conv_state_size", "conv_macs"]
-
-SAME4 = (1, 2, 1, 2)      # TensorFlow "SAME" padding of a 4x4 kernel at stride 1
-
 
 def _conv_init(rng, kh, kw, c_in, c_out, dtype):
     """Glorot-uniform over the fan-in kh kw c_in and fan-out kh kw c_out, shape (kh, kw, c_in, c_out)."""
@@ -130,7 +129,7 @@ class ConvCellCache(NamedTuple):
     y5: np.ndarray       # (N, M)
     na5: NormActCache
     na6: NormActCache
-    conv3: tuple
+    conv3: tuple         # upsample_conv2d caches (nearest x2 + 4x4 "SAME" conv as one op)
     na7: NormActCache
     conv4: tuple
 
@@ -150,11 +149,9 @@ def conv_cell_forward(u: np.ndarray, h_prev: np.ndarray, p: dict):
     h, n4 = norm_act_forward(mm(inp, p["rnn.W"]), p["rnn.ln.g"], p["rnn.ln.b"], "sigmoid")
     y5, n5 = norm_act_forward(mm(h, p["dec.fc1.W"]), p["dec.ln1.g"], p["dec.ln1.b"], "relu")
     y6, n6 = norm_act_forward(mm(y5, p["dec.fc2.W"]), p["dec.ln2.g"], p["dec.ln2.b"], "relu")
-    up1, _ = upsample_nearest_forward(y6.reshape(y2.shape), 2)
-    z7, c3 = conv2d_forward(up1, p["dec.conv1.W"], zero(p["dec.conv1.W"].shape[-1]), 1, SAME4)
+    z7, c3 = upsample_conv2d_forward(y6.reshape(y2.shape), p["dec.conv1.W"], zero(p["dec.conv1.W"].shape[-1]))
     y7, n7 = norm_act_forward(z7, p["dec.ln3.g"], p["dec.ln3.b"], "relu")
-    up2, _ = upsample_nearest_forward(y7, 2)
-    o, c4 = conv2d_forward(up2, p["dec.conv2.W"], p["dec.conv2.b"], 1, SAME4)
+    o, c4 = upsample_conv2d_forward(y7, p["dec.conv2.W"], p["dec.conv2.b"])
     cache = ConvCellCache((B, K, S), c1, n1, c2, n2, y2, n3, inp, n4, y5, n5, n6, c3, n7, c4)
     return (h.reshape(B, K, -1), o.reshape(B, K, D)), cache
 
@@ -165,12 +162,12 @@ def conv_cell_backward(dh: np.ndarray, do: np.ndarray, c: ConvCellCache, p: dict
     B, K, S = c.shape
     N = B * K
     g = {}
-    dup2, gr = conv2d_backward(do.reshape(N, S, S, 1), c.conv4)
+    dy7, gr = upsample_conv2d_backward(do.reshape(N, S, S, 1), c.conv4)
     g["dec.conv2.W"], g["dec.conv2.b"] = gr["W"], gr["b"]
-    dz7, g["dec.ln3.g"], g["dec.ln3.b"] = norm_act_backward(upsample_nearest_backward(dup2, 2), c.na7)
-    dup1, gr = conv2d_backward(dz7, c.conv3)
+    dz7, g["dec.ln3.g"], g["dec.ln3.b"] = norm_act_backward(dy7, c.na7)
+    dy6, gr = upsample_conv2d_backward(dz7, c.conv3)
     g["dec.conv1.W"] = gr["W"]
-    dz6, g["dec.ln2.g"], g["dec.ln2.b"] = norm_act_backward(upsample_nearest_backward(dup1, 2).reshape(N, -1), c.na6)
+    dz6, g["dec.ln2.g"], g["dec.ln2.b"] = norm_act_backward(dy6.reshape(N, -1), c.na6)
     g["dec.fc2.W"] = outer(c.y5, dz6)
     dz5, g["dec.ln1.g"], g["dec.ln1.b"] = norm_act_backward(mm(dz6, p["dec.fc2.W"].T), c.na5)
     h = c.na4.act_cache

@@ -166,3 +166,17 @@ def test_upsample_and_elu_gradients():
     h, c = elu_forward(q["a"])
     np.testing.assert_allclose(h, np.where(q["a"] > 0, q["a"], np.exp(q["a"]) - 1), rtol=1e-12)
     check_gradients(lambda: float(np.sum(elu_forward(q["a"])[0] * d2)), q, {"a": elu_backward(d2, c)}).assert_ok(1e-6)
+
+
+def test_upsample_conv2d_is_upsampling_then_same_conv_and_its_gradients_check():
+    from common.layers import (conv2d_forward, upsample_conv2d_backward, upsample_conv2d_forward,
+                               upsample_nearest_forward)
+    r = _rng()
+    p = {"x": r.normal(size=(2, 3, 4, 3)), "W": r.normal(size=(4, 4, 3, 2)) * 0.3, "b": r.normal(size=2)}
+    y, c = upsample_conv2d_forward(p["x"], p["W"], p["b"])
+    ref = conv2d_forward(upsample_nearest_forward(p["x"], 2)[0], p["W"], p["b"], 1, (1, 2, 1, 2))[0]
+    np.testing.assert_allclose(y, ref, rtol=1e-12, atol=1e-12)
+    dl = r.normal(size=y.shape)
+    dx, g = upsample_conv2d_backward(dl, c)
+    check_gradients(lambda: float(np.sum(upsample_conv2d_forward(p["x"], p["W"], p["b"])[0] * dl)), p,
+                    {"x": dx, **g}).assert_ok(1e-6)
