@@ -110,6 +110,8 @@ def _validate(c: NEMConfig) -> None:
         raise ValueError(f"dataset must be 'static' or 'flying', got {c.dataset!r}")
     if c.shapes < 1:
         raise ValueError(f"shapes must be >= 1, got {c.shapes}")
+    if c.dataset == "flying" and c.restarts != 1:
+        raise ValueError(f"restarts must be 1 with flying shapes (sequential EM runs once), got {c.restarts}")
     if c.model not in ("rnn-em", "n-em", "conv-rnn-em"):
         raise ValueError(f"model must be 'rnn-em', 'n-em' or 'conv-rnn-em', got {c.model!r}")
     for name in ("K", "iterations", "restarts", "hidden", "channels", "mlp", "batch", "updates", "n_train", "n_valid", "n_test", "eval_every"):
