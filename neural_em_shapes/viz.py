@@ -191,7 +191,7 @@ def _valid_ami(out: Path, rec: dict, h: dict) -> Path:
     vals = h["valid_ami_max"][np.isfinite(h["valid_ami_max"])]
     ax.set_ylim(min(-0.05, float(vals.min()) - 0.05) if vals.size else -0.05, 1.0)
     ax.set_xlabel("parameter update")
-    ax.set_ylabel("validation AMI, last EM iteration")
+    ax.set_ylabel("validation AMI, mean over frames" if _is_flying(rec) else "validation AMI, last EM iteration")
     ax.legend(fontsize=8, loc="lower right")
     ax.grid(alpha=0.3)
     fig.suptitle(_title(rec, "Validation AMI (baselines: AMI(max) on the test set)"), fontsize=10)
@@ -232,12 +232,14 @@ def _ami_per_iteration(out: Path, rec: dict) -> Path:
     per = np.array([_num(v) for v in (m.get("test_ami_max_per_iteration") or [])], dtype=float)
     fig, ax = _line_figure()
     if per.size:                                            # index 0 = gamma_0
-        ax.plot(np.arange(per.size), per, color="C0", marker="o", markersize=3,
-                label=f"model: test AMI(max), last iteration {_num(m.get('test_ami_max')):.3f}")
+        what = (f"mean over frames {_num(m.get('test_ami_max')):.3f}" if _is_flying(rec)
+                else f"last iteration {_num(m.get('test_ami_max')):.3f}")
+        ax.plot(np.arange(per.size), per, color="C0", marker="o", markersize=3, label=f"model: test AMI(max), {what}")
     else:
         ax.text(0.5, 0.5, "no test_ami_max_per_iteration in run.json", ha="center", transform=ax.transAxes)
     _baseline_lines(ax, _baselines(rec))
-    ax.set_xlabel("EM iteration t (t = 0: the initial assignment γ₀)")
+    ax.set_xlabel("frame t, grouped by the EM step that predicted it (t = 0: γ₀ scored on frame 1)" if _is_flying(rec)
+                  else "EM iteration t (t = 0: the initial assignment γ₀)")
     ax.set_ylabel("test AMI (max normaliser)")
     finite = per[np.isfinite(per)]
     ax.set_ylim(min(-0.05, float(finite.min()) - 0.05) if finite.size else -0.05, 1.0)
@@ -246,7 +248,8 @@ def _ami_per_iteration(out: Path, rec: dict) -> Path:
     ax.legend(fontsize=8, loc="lower right")
     ax.grid(alpha=0.3)
     arith = _num(m.get("test_ami_arithmetic"))
-    fig.suptitle(_title(rec, f"Test AMI per EM iteration (AMI arithmetic at the end: {arith:.3f})"), fontsize=10)
+    fig.suptitle(_title(rec, f"Test AMI per frame (AMI arithmetic, mean: {arith:.3f})" if _is_flying(rec)
+                        else f"Test AMI per EM iteration (AMI arithmetic at the end: {arith:.3f})"), fontsize=10)
     fig.savefig(out / "ami_per_iteration.png")
     return out / "ami_per_iteration.png"
 
