@@ -166,11 +166,9 @@ def main(argv: Sequence[str] | None = None) -> int:
                   weights=params, command=typed_command("neural_em_shapes", PROG, argv), notes=notes,
                   extra={"data": provenance(cfg), "phases_s": timer.seconds})
         if not args.no_figures:
-            from neural_em_shapes.viz import make_figures, make_gif, make_sequence_gif
+            from neural_em_shapes.viz import make_figures, make_gif
             make_figures(out)
-            make_gif(out)
-            if flying:
-                make_sequence_gif(out)
+            make_gif(out)           # flying shapes: also sequence.gif
     km = base["kmeans_coords_K3" if not flying else f"kmeans_coords_K{cfg.shapes}"]["ami_max"]
     last = f" (last frame {ev['ami_max_last_frame']:.3f})" if flying else ""
     print(f"test AMI(max) {ev['ami_max']:.3f}{last}  AMI(arithmetic) {ev['ami_arithmetic']:.3f}  "

@@ -342,7 +342,9 @@ def make_figures(run_dir) -> list[Path]:
 
 def make_gif(run_dir, *, fps: float = 4.0, upscale: int = 3) -> Path:
     """Write ``binding_over_training.gif`` into ``run_dir``: one frame per evaluation, each a row of
-    the S snapshot images coloured by argmax slot (foreground only), captioned with the update."""
+    the S snapshot images coloured by argmax slot (foreground only), captioned with the update.
+    For a flying-shapes run (snapshots: the last frame of S validation sequences) also
+    ``sequence.gif`` (``make_sequence_gif``)."""
     from common.runs import prepare_out_dir
     out = _run_dir(run_dir)
     rec = _record(out)
@@ -358,7 +360,10 @@ def make_gif(run_dir, *, fps: float = 4.0, upscale: int = 3) -> Path:
     smoke = " (smoke test)" if _is_smoke(rec) else ""
     captions = [f"update {int(u)}{' (chosen checkpoint)' if u == best else ''}{smoke}" for u in sn["update"]]
     prepare_out_dir(out)
-    return save_gif(frames, out / GIF_NAME, fps=fps, upscale=upscale, captions=captions, hold_last_s=1.5)
+    path = save_gif(frames, out / GIF_NAME, fps=fps, upscale=upscale, captions=captions, hold_last_s=1.5)
+    if _is_flying(rec):         # a flying-shapes run also gets its test sequence animated (thesis Fig. 5.5)
+        make_sequence_gif(out)
+    return path
 
 
 # ----------------------------------------------------------------------------- the two scripts

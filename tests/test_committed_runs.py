@@ -118,3 +118,31 @@ def test_figure_scripts_redraw_the_committed_run(paper, tmp_path):
         assert out.returncode == 0, f"{script}: {out.stderr[-2000:]}"
     drawn = list(d.rglob("*.png")) + list(d.rglob("*.gif"))
     assert len(drawn) >= 3, drawn
+
+
+FLYING = "neural_em_shapes/results/flying3_seed0"
+
+
+def test_flying_headline_is_committed_groups_a_sequence_and_redraws(tmp_path):
+    """The flying-shapes headline (a second experiment of neural_em_shapes): its arrays are committed,
+    its weights group a sequence built here, and the figure and GIF scripts redraw it."""
+    from common.shapes import make_flying_shapes
+    from neural_em_shapes.inference import load_run
+    d = ROOT / FLYING
+    for name in NEEDED["neural_em_shapes"]:
+        assert (d / name).is_file() and _tracked(d / name), f"{d / name} is missing or not committed"
+    seqs = make_flying_shapes(1, np.random.default_rng(5), n_shapes=3, frames=21)
+    res = load_run(d).run_sequences(seqs.images.astype(bool))
+    lab, true = res.labels[0, -1], seqs.labels[0, -1].astype(int)
+    # Each shape's pixels go mostly to one slot (the model tracks blobs: it is not perfect).
+    for g in (1, 2, 3):
+        if (true == g).sum() > 10:
+            assert np.bincount(lab[true == g]).max() / (true == g).sum() > 0.5
+    run = tmp_path / "run"
+    shutil.copytree(d, run, ignore=shutil.ignore_patterns("*.png", "*.gif"))
+    for script in ("visualize_neural_em_shapes.py", "make_neural_em_shapes_gif.py"):
+        out = subprocess.run([sys.executable, str(ROOT / "neural_em_shapes" / script), str(run)], cwd=tmp_path,
+                             capture_output=True, text=True, timeout=600)
+        assert out.returncode == 0, f"{script}: {out.stderr[-2000:]}"
+    assert (run / "sequence.gif").is_file() and (run / "binding_over_training.gif").is_file()
+    assert len(list(run.glob("*.png"))) == 6

@@ -166,6 +166,9 @@ def test_upsample_and_elu_gradients():
     h, c = elu_forward(q["a"])
     np.testing.assert_allclose(h, np.where(q["a"] > 0, q["a"], np.exp(q["a"]) - 1), rtol=1e-12)
     check_gradients(lambda: float(np.sum(elu_forward(q["a"])[0] * d2)), q, {"a": elu_backward(d2, c)}).assert_ok(1e-6)
+    h5, c5 = elu_forward(q["a"], 0.5)
+    np.testing.assert_allclose(h5, np.where(q["a"] > 0, q["a"], 0.5 * (np.exp(q["a"]) - 1)), rtol=1e-12)
+    check_gradients(lambda: float(np.sum(elu_forward(q["a"], 0.5)[0] * d2)), q, {"a": elu_backward(d2, c5)}).assert_ok(1e-6)
 
 
 def test_upsample_conv2d_is_upsampling_then_same_conv_and_its_gradients_check():
