@@ -389,6 +389,8 @@ def layer_benchmark(repeats: int = 5, widths=LAYER_WIDTHS, *, n: int = 192, size
         upsample    (n, S/2, S/2, C1) -> (n, S, S, C1) (before conv dec2)
         conv dec2   (n, S, S, C1) -> (n, S, S, 1), 4x4 stride 1 pad (1, 2, 1, 2)
         elu, layernorm on (n, S/2, S/2, C1); layer norm over the flattened S/2 S/2 C1 of each row
+        conv dec1 / dec2 fused: upsampling + the conv as one op (``upsample_conv2d_*``, what the
+            conv cell runs; its of_conv is its time over that of the two ops apart)
     Returns one dict per (width, op, pass) with: ms (median of ``repeats`` calls after ``warmup``);
     for a conv, flops (GEMM work: forward 2 n Ho Wo kh kw C F, backward twice that), gflops and
     of_gemm (share of the single-thread float32 gemm_n^3 GEMM measured in this call), gemm_ms and
@@ -400,7 +402,8 @@ def layer_benchmark(repeats: int = 5, widths=LAYER_WIDTHS, *, n: int = 192, size
     every training CLI does (``common.threads.keep_freed_memory``).
     """
     from common.layers import (conv2d_backward, conv2d_forward, elu_backward, elu_forward, layernorm_backward,
-                               layernorm_forward, upsample_nearest_backward, upsample_nearest_forward)
+                               layernorm_forward, upsample_conv2d_backward, upsample_conv2d_forward,
+                               upsample_nearest_backward, upsample_nearest_forward)
     if repeats < 1 or warmup < 0 or n < 1 or size < 4 or size % 4:
         raise ValueError(f"need repeats >= 1, warmup >= 0, n >= 1 and size a positive multiple of 4; got "
                          f"repeats={repeats}, warmup={warmup}, n={n}, size={size}")
@@ -463,6 +466,25 @@ def layer_benchmark(repeats: int = 5, widths=LAYER_WIDTHS, *, n: int = 192, size
                     rows.append({**base, "op": name, "pass": pss, "shape": shape, "ms": t, "bytes": nbytes,
                                  "gbs": nbytes / t / 1e6, "of_copy": nbytes / t / 1e6 / copy,
                                  "of_conv": t / conv_ms[(vs, pss)], "vs_conv": vs})
+                    conv_ms[(name, pss)] = t
+            # The decoder blocks as the conv cell runs them: upsampling + "SAME" conv as one 3x3 conv on
+            # the small input with 4 F outputs (upsample_conv2d); of_conv compares with the two ops apart.
+            for name, xshape, F in (("dec1", (n, S // 4, S // 4, c2), c1), ("dec2", (n, S // 2, S // 2, c1), 1)):
+                x = f32(*xshape)
+                W, b = 0.1 * f32(4, 4, xshape[-1], F), np.zeros(F, np.float32)
+                y, cache = upsample_conv2d_forward(x, W, b)
+                dy = f32(*y.shape)
+                flops = 2 * x.shape[0] * x.shape[1] * x.shape[2] * 9 * xshape[-1] * 4 * F
+                shape = f"{'x'.join(map(str, xshape[1:]))} -> {'x'.join(map(str, y.shape[1:]))}"
+                up = "upsample " + name
+                for pss, fl, fn in (("forward", flops, lambda: upsample_conv2d_forward(x, W, b)),
+                                    ("backward", 2 * flops, lambda: upsample_conv2d_backward(dy, cache))):
+                    t = ms(fn)
+                    rows.append({**base, "op": f"conv {name} fused", "pass": pss, "shape": shape, "ms": t, "flops": fl,
+                                 "gflops": fl / t / 1e6, "of_gemm": fl / t / 1e6 / gemm,
+                                 "of_conv": t / (conv_ms[(name, pss)] + conv_ms[(up, pss)]),
+                                 "vs_conv": f"{up} + conv {name}"})
+                del cache
     return rows
 
 
@@ -481,11 +503,18 @@ def format_layer_table(rows: list[dict], *, n: int | None = None, repeats: int |
             "" if r["of_conv"] is None else f"{r['of_conv']:.0%} of {r['vs_conv']}"]) + " |")
     lines.append("")
     for w in dict.fromkeys(r["width"] for r in rows):
-        tot = {(k, p): sum(r["ms"] for r in rows if r["width"] == w and r["pass"] == p
-                           and r["op"].startswith("conv") == (k == "conv")) for k in ("conv", "other") for p in ("forward", "backward")}
+        def kind(op):
+            return "fused" if op.endswith("fused") else "conv" if op.startswith("conv") else "other"
+        tot = {(k, p): sum(r["ms"] for r in rows if r["width"] == w and r["pass"] == p and kind(r["op"]) == k)
+               for k in ("conv", "other", "fused") for p in ("forward", "backward")}
+        enc = {p: sum(r["ms"] for r in rows if r["width"] == w and r["pass"] == p and r["op"] in ("conv enc1", "conv enc2"))
+               for p in ("forward", "backward")}
         lines.append(f"width {w}: convs {tot[('conv', 'forward')]:.1f} ms forward + {tot[('conv', 'backward')]:.1f} ms "
                      f"backward; upsampling, layer norm and ELU {tot[('other', 'forward')]:.1f} + "
-                     f"{tot[('other', 'backward')]:.1f} ms")
+                     f"{tot[('other', 'backward')]:.1f} ms"
+                     + (f"; as the conv cell runs them (encoder convs + fused decoder blocks) "
+                        f"{enc['forward'] + tot[('fused', 'forward')]:.1f} + {enc['backward'] + tot[('fused', 'backward')]:.1f} ms"
+                        if tot[("fused", "forward")] else ""))
     r0 = rows[0]
     lines.append(f"References (same run, 1 thread): float32 GEMM {r0['ref_gemm_gflops']:.1f} GFLOP/s; float32 copy "
                  f"{r0['ref_copy_gbs']:.1f} GB/s (read + write). " + (f"Medians of {repeats} call(s) after warm-up. " if repeats else "")

@@ -57,7 +57,15 @@ def test_layer_benchmark_rows_and_flop_counts():
             "bytes", "gbs", "of_copy", "of_conv", "vs_conv", "ref_gemm_gflops", "ref_copy_gbs"}
     assert all(set(r) == keys for r in rows)
     by = {(r["op"], r["pass"]): r for r in rows}
-    assert len(by) == len(rows) == 16 and {r["width"] for r in rows} == {f"{c1}/{c2}"}
+    assert len(by) == len(rows) == 20 and {r["width"] for r in rows} == {f"{c1}/{c2}"}
+    # the fused decoder blocks: a 3x3 conv of the small input with 4 F outputs
+    for op, (H, C, F) in {"conv dec1 fused": (S // 4, c2, c1), "conv dec2 fused": (S // 2, c1, 1)}.items():
+        fwd = 2 * n * H * H * 9 * C * 4 * F
+        assert by[(op, "forward")]["flops"] == fwd and by[(op, "backward")]["flops"] == 2 * fwd
+        up = "upsample " + op.split()[1]
+        conv = "conv " + op.split()[1]
+        assert by[(op, "forward")]["of_conv"] == pytest.approx(
+            by[(op, "forward")]["ms"] / (by[(conv, "forward")]["ms"] + by[(up, "forward")]["ms"]))
     # conv forward: 2 N Ho Wo kh kw C F; backward twice that
     convs = {"conv enc1": (S // 2, 1, c1), "conv enc2": (S // 4, c1, c2), "conv dec1": (S // 2, c2, c1),
              "conv dec2": (S, c1, 1)}
@@ -79,7 +87,7 @@ def test_layer_benchmark_rows_and_flop_counts():
             conv = by[(f"conv {r['vs_conv']}", r["pass"])]
             assert r["of_conv"] == pytest.approx(r["ms"] / conv["ms"])
     table = format_layer_table(rows, n=n, repeats=1)
-    assert table.count("\n| 2/3 |") == 16 and "GFLOP/s" in table and "GB/s" in table
+    assert table.count("\n| 2/3 |") == 20 and "GFLOP/s" in table and "GB/s" in table and "fused decoder blocks" in table
 
 
 def test_layers_cli_mistakes_are_one_line_and_exit_2(capsys):
