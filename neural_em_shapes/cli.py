@@ -27,7 +27,7 @@ from neural_em_shapes.train import train
 PROG = "neural_em_shapes.py"
 N_EXAMPLES = 8
 GENERALISATION_SEQUENCES = 500   # flying: sequences per generalisation cell and static-transfer images
-TRANSFER_STEPS = 50              # flying: frames a static image is held for (static transfer)
+TRANSFER_ITERATIONS = 50         # flying: EM iterations (frames) a static image is held for (static transfer)
 CONFIG_FLAGS = ("dataset", "shapes", "model", "K", "iterations", "hidden", "channels", "mlp", "updates", "batch", "lr", "lr_final", "clip", "noise",
                 "loss_iterations", "gamma_grad", "gamma_init", "restarts", "n_train", "n_test", "eval_every",
                 "select")
@@ -136,7 +136,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         }
         if flying:
             metrics["static_transfer"] = static_transfer(cfg, params, min(cfg.n_test, GENERALISATION_SEQUENCES),
-                                                         args.seed, steps=TRANSFER_STEPS)
+                                                         args.seed, iterations=TRANSFER_ITERATIONS)
 
         timer.lap("test_evaluation_and_baselines")
         # The arrays the figures are drawn from (viz.py never runs a model); float16 keeps them small.

@@ -142,16 +142,16 @@ def flying_generalisation(cfg: NEMConfig, params: dict, n_sequences: int, seed: 
     return rows
 
 
-def static_transfer(cfg: NEMConfig, params: dict, n_images: int, seed: int, *, steps: int = 50) -> dict:
+def static_transfer(cfg: NEMConfig, params: dict, n_images: int, seed: int, *, iterations: int = 50) -> dict:
     """The trained sequential model on static shapes: each static test image (3 shapes, the static
-    experiment's generator) held still for ``steps`` + 1 frames; AMI(max) at the last frame and per
+    experiment's generator) held still for ``iterations`` + 1 frames (one EM iteration per frame); AMI(max) at the last frame and per
     frame, beside k-means on coordinates (k = 3)."""
     rng = np.random.default_rng(np.random.SeedSequence([seed, 17]))
     d = make_shapes(n_images, rng, n_shapes=3)
-    seq = np.repeat(d.images[:, None], steps + 1, axis=1)
-    lab = np.repeat(d.labels[:, None], steps + 1, axis=1)
+    seq = np.repeat(d.images[:, None], iterations + 1, axis=1)
+    lab = np.repeat(d.labels[:, None], iterations + 1, axis=1)
     ev = evaluate_sequences(params, cfg, seq, lab, rng, K=3)
     km = kmeans_coords(d.images, 3, rng)
-    return {"images": n_images, "steps": steps, "K": 3, "ami_max_last_frame": ev["ami_max_last_frame"],
+    return {"images": n_images, "iterations": iterations, "K": 3, "ami_max_last_frame": ev["ami_max_last_frame"],
             "ami_max_mean_over_frames": ev["ami_max"], "ami_max_per_iteration": ev["ami_max_per_iteration"],
             "kmeans_coords_ami_max": grouping_score(d.labels, km)[0]}
