@@ -108,7 +108,8 @@ def test_sequence_scores_are_the_per_frame_ami_averaged_over_frames():
     cfg = make_config("flying3", iterations=4, hidden=8)
     p = init_params("rnn-em", 784, 8, rng)
     ev = evaluate_sequences(p, cfg, seqs.images, seqs.labels, np.random.default_rng(3), K=3)
-    tr = run_sequence_em("rnn-em", p, seqs.images, K=3, noise=cfg.noise, rng=np.random.default_rng(3))
+    tr = run_sequence_em("rnn-em", p, seqs.images, K=3, noise=cfg.noise, rng=np.random.default_rng(3),
+                         gamma_init=cfg.gamma_init)
     lab = seqs.labels.reshape(6, 5, -1)
     per = [np.mean(grouping_score(lab[:, t + 1], tr.gamma[t].argmax(axis=1))[1]) for t in range(4)]
     assert ev["ami_max"] == pytest.approx(np.mean(per)) and ev["ami_max_last_frame"] == pytest.approx(per[-1])
