@@ -317,60 +317,34 @@ def copy_gbs(nbytes: int, *, repeats: int = 5) -> float:
     return 2.0 * src.nbytes / median_seconds(lambda _: np.copyto(dst, src), repeats, warmup=1) / 1e9
 
 
-def _im2col_timed(x: np.ndarray, kh: int, kw: int, stride: int, pads) -> np.ndarray:
-    """The patch matrix (N Ho Wo, kh kw C) as ``common.layers.conv2d_forward`` builds it (zero
-    padding, a strided window view, one copy), so its cost can be timed apart from the GEMM."""
-    t, bo, l, r = pads
-    xp = np.pad(x, ((0, 0), (t, bo), (l, r), (0, 0))) if (t or bo or l or r) else x
-    win = np.lib.stride_tricks.sliding_window_view(xp, (kh, kw), axis=(1, 2))[:, ::stride, ::stride]
-    return np.ascontiguousarray(win.transpose(0, 1, 2, 4, 5, 3)).reshape(-1, kh * kw * x.shape[3])
-
-
-def _dx_by_convolution(stride: int, pads, kh: int, kw: int) -> bool:
-    """Whether ``common.layers.conv2d_backward`` computes dx as a convolution of dy (stride 1, no
-    padding wider than the kernel) rather than by col2im; mirrors its test, for the breakdown."""
-    t, bo, l, r = pads
-    return stride == 1 and min(kh - 1 - t, kh - 1 - bo, kw - 1 - l, kw - 1 - r) >= 0
-
-
 def _conv_parts(x, W, dy, stride, pads, repeats, warmup) -> dict:
     """Median ms of the pieces of one conv's forward and backward, timed one at a time:
     fwd_gemm (cols W), fwd_copy (im2col), bwd_gemm (dW = cols^T dy and the GEMM giving dx),
     bwd_copy (col2im's kh kw strided adds, or the im2col of dy when dx is a convolution of dy)."""
-    from common.layers import _pads
+    from common.layers import _pads, col2im, dx_by_convolution, im2col
     kh, kw, C, F = W.shape
     pads = _pads(pads)
     ms = lambda f: 1e3 * median_seconds(lambda _: f(), repeats, warmup)
-    out = {"fwd_copy": ms(lambda: _im2col_timed(x, kh, kw, stride, pads))}
-    cols = _im2col_timed(x, kh, kw, stride, pads)
+    out = {"fwd_copy": ms(lambda: im2col(x, kh, kw, stride, pads))}
+    cols, xshape, _, _ = im2col(x, kh, kw, stride, pads)
     Wm = W.reshape(kh * kw * C, F)
     d2 = dy.reshape(-1, F)
     out["fwd_gemm"] = ms(lambda: cols @ Wm)
     dw = ms(lambda: cols.T @ d2)
     del cols
     N, Ho, Wo, _ = dy.shape
-    if _dx_by_convolution(stride, pads, kh, kw):
-        t, bo, l, r = pads
+    back = dx_by_convolution(kh, kw, stride, pads)
+    if back is not None:
         # the kernel flipped in space with C and F swapped, over dy padded by kernel - 1 - pad
-        back = (kh - 1 - t, kh - 1 - bo, kw - 1 - l, kw - 1 - r)
         Wt = np.ascontiguousarray(W[::-1, ::-1].transpose(0, 1, 3, 2)).reshape(kh * kw * F, C)
-        out["bwd_copy"] = ms(lambda: _im2col_timed(dy, kh, kw, 1, back))
-        dcols = _im2col_timed(dy, kh, kw, 1, back)
+        out["bwd_copy"] = ms(lambda: im2col(dy, kh, kw, 1, back))
+        dcols = im2col(dy, kh, kw, 1, back)[0]
         out["bwd_gemm"] = dw + ms(lambda: dcols @ Wt)
         out["dx_method"] = "conv of dy"
     else:
         dcols = (d2 @ Wm.T).reshape(N, Ho, Wo, kh, kw, C)
         out["bwd_gemm"] = dw + ms(lambda: d2 @ Wm.T)
-        t, bo, l, r = pads
-        xshape = (N, x.shape[1] + t + bo, x.shape[2] + l + r, C)      # the padded input
-
-        def col2im():
-            dxp = np.zeros(xshape, dy.dtype)
-            for i in range(kh):
-                for j in range(kw):
-                    dxp[:, i:i + stride * (Ho - 1) + 1:stride, j:j + stride * (Wo - 1) + 1:stride] += dcols[:, :, :, i, j]
-            return dxp
-        out["bwd_copy"] = ms(col2im)
+        out["bwd_copy"] = ms(lambda: col2im(dcols, xshape, stride))
         out["dx_method"] = "col2im"
     return out
 

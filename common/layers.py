@@ -19,8 +19,9 @@ __all__ = ["ACTIVATIONS", "sigmoid", "softplus", "glorot", "mm", "outer",
            "softplus_backward", "gaussian_kl_forward", "gaussian_kl_backward", "gaussian_sample_forward",
            "gaussian_sample_backward", "MLPCache", "mlp_forward", "mlp_backward",
            "LN_EPS", "layernorm_forward", "layernorm_backward", "softmax", "softmax_backward",
-           "conv2d_forward", "conv2d_backward", "upsample_nearest_forward", "upsample_nearest_backward",
-           "elu_forward", "elu_backward"]
+           "im2col", "col2im", "dx_by_convolution", "conv2d_forward", "conv2d_backward",
+           "upsample_nearest_forward", "upsample_nearest_backward", "upsample_conv2d_forward",
+           "upsample_conv2d_backward", "elu_forward", "elu_backward"]
 
 ACTIVATIONS = ("relu", "tanh", "sigmoid", "identity")
 
@@ -171,6 +172,35 @@ def _pads(pad) -> tuple[int, int, int, int]:
     return t, b, l, r
 
 
+def im2col(x: np.ndarray, kh: int, kw: int, stride: int, pads: tuple[int, int, int, int]):
+    """The patch matrix of x (N, H, W, C): zero padding (top, bottom, left, right), a strided window
+    view, one copy. Returns (cols (N Ho Wo, kh kw C), the padded shape (N, Hp, Wp, C), Ho, Wo)."""
+    t, bo, l, r = pads
+    xp = np.pad(x, ((0, 0), (t, bo), (l, r), (0, 0))) if (t or bo or l or r) else x
+    win = np.lib.stride_tricks.sliding_window_view(xp, (kh, kw), axis=(1, 2))[:, ::stride, ::stride]
+    N, Ho, Wo = win.shape[:3]
+    return np.ascontiguousarray(win.transpose(0, 1, 2, 4, 5, 3)).reshape(N * Ho * Wo, -1), xp.shape, Ho, Wo
+
+
+def col2im(dcols: np.ndarray, xshape: tuple, stride: int) -> np.ndarray:
+    """Adjoint of ``im2col`` without the padding cut: dcols (N, Ho, Wo, kh, kw, C) -> the padded
+    input's gradient (xshape), each kernel offset's patch gradients added back in place."""
+    N, Ho, Wo, kh, kw, C = dcols.shape
+    dxp = np.zeros(xshape, dcols.dtype)
+    for i in range(kh):
+        for j in range(kw):
+            dxp[:, i:i + stride * (Ho - 1) + 1:stride, j:j + stride * (Wo - 1) + 1:stride] += dcols[:, :, :, i, j]
+    return dxp
+
+
+def dx_by_convolution(kh: int, kw: int, stride: int, pads: tuple[int, int, int, int]):
+    """The padding of dy under which ``conv2d_backward`` computes dx as a convolution of dy (stride 1,
+    no padding wider than the kernel - 1), or None when it uses ``col2im``."""
+    t, bo, l, r = pads
+    back = (kh - 1 - t, kh - 1 - bo, kw - 1 - l, kw - 1 - r)
+    return back if stride == 1 and min(back) >= 0 else None
+
+
 def conv2d_forward(x: np.ndarray, W: np.ndarray, b: np.ndarray, stride: int = 1, pad=0):
     """2-D convolution (cross-correlation, as every deep-learning library) by im2col + one GEMM.
 
@@ -180,17 +210,14 @@ def conv2d_forward(x: np.ndarray, W: np.ndarray, b: np.ndarray, stride: int = 1,
     strided view and copied once into a (N Ho Wo, kh kw C) matrix, so the product is one GEMM.
     """
     kh, kw, C, F = W.shape
-    t, bo, l, r = _pads(pad)
-    xp = np.pad(x, ((0, 0), (t, bo), (l, r), (0, 0))) if (t or bo or l or r) else x
-    win = np.lib.stride_tricks.sliding_window_view(xp, (kh, kw), axis=(1, 2))[:, ::stride, ::stride]
-    N, Ho, Wo = win.shape[:3]
-    cols = np.ascontiguousarray(win.transpose(0, 1, 2, 4, 5, 3)).reshape(N * Ho * Wo, kh * kw * C)
-    y = (cols @ W.reshape(kh * kw * C, F) + b).reshape(N, Ho, Wo, F)
-    return y, (cols, W, xp.shape, stride, (t, bo, l, r))
+    pads = _pads(pad)
+    cols, xshape, Ho, Wo = im2col(x, kh, kw, stride, pads)
+    y = (cols @ W.reshape(kh * kw * C, F) + b).reshape(x.shape[0], Ho, Wo, F)
+    return y, (cols, W, xshape, stride, pads)
 
 
-def conv2d_backward(dy: np.ndarray, cache):
-    """dy: (N, Ho, Wo, F) -> (dx (N, H, W, C), {"W": (kh, kw, C, F), "b": (F,)}).
+def conv2d_backward(dy: np.ndarray, cache, need_dx: bool = True):
+    """dy: (N, Ho, Wo, F) -> (dx (N, H, W, C) or None when not need_dx, {"W": (kh, kw, C, F), "b": (F,)}).
 
     dW = cols^T dy and dcols = dy W^T (two GEMMs); col2im adds each of the kh x kw kernel
     offsets' patch gradients back onto the (padded) input, then the padding is cut off."""
@@ -199,19 +226,18 @@ def conv2d_backward(dy: np.ndarray, cache):
     N, Ho, Wo, _ = dy.shape
     d2 = dy.reshape(-1, F)
     grads = {"W": (cols.T @ d2).reshape(W.shape), "b": d2.sum(0)}
-    if stride == 1 and min(kh - 1 - t, kh - 1 - bo, kw - 1 - l, kw - 1 - r) >= 0:
+    if not need_dx:
+        return None, grads
+    back = dx_by_convolution(kh, kw, stride, (t, bo, l, r))
+    if back is not None:
         # At stride 1 the input gradient is itself a convolution: dy, padded by kernel - 1 - pad,
         # cross-correlated with the kernel flipped in space and with C and F swapped. Its im2col
         # has kh kw F columns instead of col2im's kh kw C scattered adds (e.g. a decoder conv to
         # F = 1 channel: 16 columns instead of a (N H W, 16 C) matrix; measured 5x faster).
         Wt = np.ascontiguousarray(W[::-1, ::-1].transpose(0, 1, 3, 2))
-        dx, _ = conv2d_forward(dy, Wt, np.zeros(C, dy.dtype), 1, (kh - 1 - t, kh - 1 - bo, kw - 1 - l, kw - 1 - r))
+        dx, _ = conv2d_forward(dy, Wt, np.zeros(C, dy.dtype), 1, back)
         return dx, grads
-    dcols = (d2 @ W.reshape(kh * kw * C, F).T).reshape(N, Ho, Wo, kh, kw, C)
-    dxp = np.zeros(xshape, dy.dtype)
-    for i in range(kh):
-        for j in range(kw):
-            dxp[:, i:i + stride * (Ho - 1) + 1:stride, j:j + stride * (Wo - 1) + 1:stride] += dcols[:, :, :, i, j]
+    dxp = col2im((d2 @ W.reshape(kh * kw * C, F).T).reshape(N, Ho, Wo, kh, kw, C), xshape, stride)
     return dxp[:, t:xshape[1] - bo, l:xshape[2] - r], grads
 
 

@@ -184,11 +184,6 @@ def conv_cell_backward(dh: np.ndarray, do: np.ndarray, c: ConvCellCache, p: dict
     dy1, gr = conv2d_backward(dz2, c.conv2)
     g["enc.conv2.W"] = gr["W"]
     dz1, g["enc.ln1.g"], g["enc.ln1.b"] = norm_act_backward(dy1, c.na1)
-    du = None
-    if need_du:
-        du1, gr = conv2d_backward(dz1, c.conv1)
-        du = du1.reshape(B, K, S * S)
-    else:          # only the weight gradient: dW = cols^T dz1, the first step's input is a constant
-        gr = {"W": (c.conv1[0].T @ dz1.reshape(-1, dz1.shape[-1])).reshape(p["enc.conv1.W"].shape)}
+    du, gr = conv2d_backward(dz1, c.conv1, need_dx=need_du)      # the first step's input is a constant
     g["enc.conv1.W"] = gr["W"]
-    return du, dh_prev, g
+    return (du.reshape(B, K, S * S) if need_du else None), dh_prev, g

@@ -117,15 +117,13 @@ def evaluate_sequences(params: dict, cfg: NEMConfig, frames: np.ndarray, labels:
             "ami_max_per_iteration": [float(g0)] + per_max.tolist()}
 
 
-def sequence_baselines(frames: np.ndarray, labels: np.ndarray, K: int, shapes: int, rng: np.random.Generator, *,
-                       frames_scored=None) -> dict:
-    """Non-learned groupings of every scored frame (1..T, or ``frames_scored``) of the same sequences,
-    averaged over frames like the model: name -> {"ami_max", "ami_arithmetic"} (k-means with k =
-    the number of shapes, connected components, random labels with K groups)."""
-    idx = list(range(1, frames.shape[1])) if frames_scored is None else list(frames_scored)
-    N, F = len(frames), len(idx)
-    imgs = frames[:, idx].reshape(N * F, *frames.shape[2:]).astype(np.float32)
-    return grouping_baselines(imgs, labels[:, idx].reshape(N * F, *frames.shape[2:]), K, rng, kmeans_k=shapes)
+def sequence_baselines(frames: np.ndarray, labels: np.ndarray, K: int, shapes: int, rng: np.random.Generator) -> dict:
+    """Non-learned groupings of every scored frame (1..T) of the same sequences, averaged over frames
+    like the model: name -> {"ami_max", "ami_arithmetic"} (k-means with k = the number of shapes,
+    connected components, random labels with K groups)."""
+    shape = (-1, *frames.shape[2:])
+    return grouping_baselines(frames[:, 1:].reshape(shape).astype(np.float32), labels[:, 1:].reshape(shape), K, rng,
+                              kmeans_k=shapes)
 
 
 def flying_generalisation(cfg: NEMConfig, params: dict, n_sequences: int, seed: int) -> list[dict]:
