@@ -38,6 +38,7 @@ def _kill_after_checkpoint(cmd, partial: Path, cwd, wait_for="checkpoint.npz", t
 
 @pytest.mark.parametrize("paper, extra", [
     ("neural_em_shapes", ["--updates", "40", "--eval-every", "10"]),
+    ("neural_em_shapes", ["--preset", "flying3", "--updates", "40", "--eval-every", "10"]),    # sequences
     ("air_multimnist", ["--updates", "90", "--eval-every", "10"]),     # crosses a scene-chunk boundary (64)
     ("tagger_shapes", ["--updates", "40", "--eval-every", "10"]),
 ])
